@@ -1,0 +1,1 @@
+"""rostersync: roster sync pipeline for K-12 edtech."""

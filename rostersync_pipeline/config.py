@@ -1,0 +1,199 @@
+"""District configuration: one YAML file per district, validated with pydantic.
+
+A bad file fails at load with :class:`ConfigError` naming the file, the key and the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DISTRICT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+CRON_PATTERN = re.compile(r"^[\d*/,\-A-Za-z?]+(\s+[\d*/,\-A-Za-z?]+){4}$")
+
+MatchKey = Literal["source_id", "sis_id", "state_id", "student_number", "email", "username"]
+SchoolMatchKey = Literal["source_id", "sis_id", "state_id", "nces_id", "name"]
+SourceType = Literal["oneroster_csv", "clever_api", "oneroster_rest", "clever_csv"]
+ImportRule = Literal["create_update_deactivate", "create_update", "update_only"]
+Entity = Literal["students", "educators", "schools", "sections"]
+
+
+class ConfigError(ValueError):
+    """A district config file that cannot be used; the message names file, key and reason."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Strict):
+    type: SourceType = "oneroster_csv"
+    path: str | None = Field(
+        default=None,
+        description="Bundle .zip or directory; relative paths are relative to the config file.",
+    )
+    drop_folder: str | None = Field(
+        default=None, description="Folder watched by the drop-folder sensor (SFTP landing dir)."
+    )
+    base_url: str | None = None
+    token_env: str | None = Field(default=None, description="Env var holding a bearer token.")
+    client_id_env: str | None = None
+    client_secret_env: str | None = None
+    page_limit: int = Field(default=1000, ge=1, le=10000)
+
+
+class MatchKeys(_Strict):
+    students: list[MatchKey] = ["source_id", "sis_id", "email"]
+    educators: list[MatchKey] = ["source_id", "sis_id", "email"]
+    schools: list[SchoolMatchKey] = ["source_id", "sis_id", "name"]
+    sections: list[Literal["source_id", "sis_id"]] = ["source_id", "sis_id"]
+
+    @field_validator("students", "educators", "schools", "sections")
+    @classmethod
+    def _non_empty_unique(cls, keys: list[str]) -> list[str]:
+        if not keys:
+            raise ValueError("at least one match key is required")
+        if len(set(keys)) != len(keys):
+            raise ValueError("match keys must not repeat")
+        return keys
+
+
+class RequiredFields(_Strict):
+    students: list[str] = ["sis_id", "first_name", "last_name", "grade"]
+    educators: list[str] = ["first_name", "last_name", "email"]
+    sections: list[str] = ["name"]
+
+
+class SchoolsConfig(_Strict):
+    create_unmatched: bool = Field(
+        default=False,
+        description="Create app schools for unmatched incoming schools instead of "
+        "reporting SCHOOL_NOT_MATCHED.",
+    )
+    custom_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="Incoming school sis_id (or source id) -> the app's custom school name.",
+    )
+
+
+class GuardConfig(_Strict):
+    max_deactivate_pct: float = Field(default=10.0, ge=0, le=100)
+    max_update_pct: float = Field(default=75.0, ge=0, le=100)
+    min_entity_size: int = Field(
+        default=20,
+        ge=0,
+        description="Entities with fewer app records than this are not held by the percentage "
+        "guards (a 10% rule on a 5-record table would hold every change).",
+    )
+
+
+class NotificationsConfig(_Strict):
+    emails: list[str] = []
+    on: list[Literal["failed", "held", "errors"]] = ["failed", "held", "errors"]
+
+
+class DistrictConfig(_Strict):
+    district_id: str
+    name: str
+    timezone: str = "America/New_York"
+    schedule: str = Field(default="0 2 * * *", description="Cron in the district's time zone.")
+    source: SourceConfig = SourceConfig()
+    match_keys: MatchKeys = MatchKeys()
+    required_fields: RequiredFields = RequiredFields()
+    grade_codes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra or overriding source grade value -> app grade code.",
+    )
+    programs: list[str] = Field(default_factory=list, description="The district's program list.")
+    schools: SchoolsConfig = SchoolsConfig()
+    import_rule: ImportRule = "create_update_deactivate"
+    guard: GuardConfig = GuardConfig()
+    dry_run: bool = False
+    require_approval: bool = False
+    notifications: NotificationsConfig = NotificationsConfig()
+
+    @field_validator("district_id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        if not DISTRICT_ID_PATTERN.match(value):
+            raise ValueError("use lower-case letters, digits, '-' or '_' (max 63 characters)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        if not CRON_PATTERN.match(value.strip()):
+            raise ValueError(f"not a 5-field cron string: {value!r}")
+        return value.strip()
+
+
+def _describe(exc: ValidationError, path: Path) -> str:
+    lines = [f"{path}: invalid district config"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  key {key}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_district_config(path: Path) -> DistrictConfig:
+    """Load and validate one district YAML file."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: key (top level): expected a mapping of settings")
+    try:
+        config = DistrictConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from exc
+    if config.district_id != path.stem:
+        raise ConfigError(
+            f"{path}: key district_id: {config.district_id!r} must match the file name "
+            f"({path.stem!r})"
+        )
+    return _resolve_paths(config, path.parent)
+
+
+def _resolve_paths(config: DistrictConfig, base: Path) -> DistrictConfig:
+    updates = {}
+    for key in ("path", "drop_folder"):
+        value = getattr(config.source, key)
+        if value and not Path(value).is_absolute():
+            updates[key] = str((base / value).resolve())
+    if not updates:
+        return config
+    return config.model_copy(update={"source": config.source.model_copy(update=updates)})
+
+
+def district_config_paths(config_dir: Path) -> list[Path]:
+    return sorted(p for p in Path(config_dir).glob("*.yaml") if not p.name.startswith("."))
+
+
+def load_all_district_configs(config_dir: Path) -> dict[str, DistrictConfig]:
+    """Every district config in a directory, by district id."""
+    return {p.stem: load_district_config(p) for p in district_config_paths(config_dir)}
+
+
+def load_district(config_dir: Path, district_id: str) -> DistrictConfig:
+    path = Path(config_dir) / f"{district_id}.yaml"
+    if not path.exists():
+        raise ConfigError(f"{path}: no config for district {district_id!r} in {config_dir}")
+    return load_district_config(path)

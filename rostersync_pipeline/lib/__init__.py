@@ -1,0 +1,1 @@
+"""Plain Python machinery (no Dagster imports): readers, SQL runner, matching, planning, export."""
