@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from rostersync_pipeline.lib.landing import FetchResult
-from rostersync_pipeline.lib.providers import oneroster_csv
+from rostersync_pipeline.lib.providers import clever_api, clever_csv, oneroster_csv
 
 RAW_META_COLUMNS = {
     "_run_id": "varchar",
@@ -22,13 +22,20 @@ RAW_META_COLUMNS = {
     "_ext": "json",
 }
 
-RAW_TABLES: dict[str, tuple[str, ...]] = {**oneroster_csv.RAW_TABLES}
+RAW_TABLES: dict[str, tuple[str, ...]] = {
+    **oneroster_csv.RAW_TABLES,
+    **clever_api.RAW_TABLES,
+    **clever_csv.RAW_TABLES,
+}
+# Columns that are not VARCHAR, per raw table (e.g. the Clever API's ``data`` JSON).
+RAW_COLUMN_TYPES: dict[str, dict[str, str]] = {**clever_api.RAW_COLUMN_TYPES}
 
 Fetcher = Callable[..., FetchResult]
 
 
 def raw_table_ddl(table: str, columns: tuple[str, ...]) -> str:
-    cols = [f'"{c}" varchar' for c in columns]
+    types = RAW_COLUMN_TYPES.get(table, {})
+    cols = [f'"{c}" {types.get(c, "varchar")}' for c in columns]
     cols += [f"{name} {sql_type}" for name, sql_type in RAW_META_COLUMNS.items()]
     return f"create table if not exists raw.{table} ({', '.join(cols)})"
 

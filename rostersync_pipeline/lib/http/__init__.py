@@ -1,0 +1,33 @@
+"""HTTP for provider APIs: a retrying client and one paginator per pagination style."""
+
+from rostersync_pipeline.lib.http.client import (
+    BearerAuth,
+    HttpClient,
+    HttpError,
+    Page,
+    PageError,
+    RetryPolicy,
+    redact_url,
+)
+from rostersync_pipeline.lib.http.paginators import (
+    BasePaginator,
+    JsonLinksCursorPaginator,
+    OffsetPaginator,
+    PageRequest,
+    PaginationError,
+)
+
+__all__ = [
+    "BearerAuth",
+    "BasePaginator",
+    "HttpClient",
+    "HttpError",
+    "JsonLinksCursorPaginator",
+    "OffsetPaginator",
+    "Page",
+    "PageError",
+    "PageRequest",
+    "PaginationError",
+    "RetryPolicy",
+    "redact_url",
+]
