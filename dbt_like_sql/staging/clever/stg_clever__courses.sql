@@ -1,0 +1,42 @@
+-- one row per course. Clever CSV courses are the distinct (school, Course_number or
+-- Course_name) of sections.csv.
+with api_courses as (
+    select
+        id as course_source_id,
+        nullif(trim(data ->> '$.name'), '') as course_name,
+        nullif(trim(data ->> '$.number'), '') as course_code,
+        coalesce(
+            nullif(trim(data ->> '$.school'), ''), nullif(trim(data ->> '$.schools[0]'), '')
+        ) as school_source_id,
+        coalesce(try_cast(_ext ->> '$.deleted' as boolean), false) as is_deleted
+    from raw.clever_courses
+),
+
+csv_courses as (
+    select
+        concat_ws(':', 'course', trim("School_id"),
+                  coalesce(nullif(trim("Course_number"), ''), trim("Course_name")))
+            as course_source_id,
+        arg_min(nullif(trim("Course_name"), ''), _source_row) as course_name,
+        nullif(trim("Course_number"), '') as course_code,
+        nullif(trim("School_id"), '') as school_source_id,
+        false as is_deleted
+    from raw.clever_csv_sections
+    where coalesce(nullif(trim("Course_number"), ''), nullif(trim("Course_name"), ''))
+        is not null
+    group by all
+),
+
+final as (
+    select * from api_courses
+    union all by name
+    select * from csv_courses
+)
+
+select
+    course_source_id,
+    course_name,
+    course_code,
+    school_source_id,
+    is_deleted
+from final
