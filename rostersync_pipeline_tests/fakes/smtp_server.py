@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 HOST = "127.0.0.1"
 
@@ -158,6 +158,25 @@ def _authenticator(fake: FakeSmtpServer, username: str, password: str) -> Any:
     return authenticate
 
 
+class _ImplicitTlsSmtp(SMTP):
+    """aiosmtpd only counts STARTTLS as TLS; on an SMTPS socket the whole session is TLS."""
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        if transport.get_extra_info("sslcontext") is not None:
+            self._auth_require_tls = False
+
+
+class _Controller(Controller):
+    def __init__(self, *args: Any, implicit_tls: bool, **kwargs: Any) -> None:
+        self._implicit_tls = implicit_tls
+        super().__init__(*args, **kwargs)
+
+    def factory(self) -> SMTP:
+        smtp_class = _ImplicitTlsSmtp if self._implicit_tls else SMTP
+        return smtp_class(self.handler, **self.SMTP_kwargs)
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
@@ -196,8 +215,9 @@ def smtp_server(
             kwargs.update(ssl_context=tls.server_context)
         elif tls is not None:
             kwargs.update(tls_context=tls.server_context, require_starttls=True)
-        controller = Controller(
+        controller = _Controller(
             _RecordingHandler(fake),
+            implicit_tls=implicit_tls,
             hostname=fake.host,
             port=fake.port,
             ready_timeout=10.0,
