@@ -1,0 +1,17 @@
+with oneroster as (
+    select 'oneroster' as provider, * from staging.stg_oneroster__courses
+),
+
+unioned as (
+    select * from oneroster
+),
+
+final as (
+    -- a source id listed twice in one landing is kept once
+    select *
+    from unioned
+    where course_source_id is not null and course_source_id <> ''
+    qualify row_number() over (partition by course_source_id order by provider) = 1
+)
+
+select * from final

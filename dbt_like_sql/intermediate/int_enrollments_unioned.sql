@@ -1,0 +1,17 @@
+with oneroster as (
+    select 'oneroster' as provider, * from staging.stg_oneroster__enrollments
+),
+
+unioned as (
+    select * from oneroster
+),
+
+final as (
+    -- a source id listed twice in one landing: the last occurrence wins
+    select *
+    from unioned
+    where enrollment_source_id is not null and enrollment_source_id <> ''
+    qualify row_number() over (partition by enrollment_source_id order by source_row desc) = 1
+)
+
+select * from final

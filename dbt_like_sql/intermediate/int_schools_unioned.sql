@@ -1,0 +1,17 @@
+with oneroster as (
+    select 'oneroster' as provider, * from staging.stg_oneroster__schools
+),
+
+unioned as (
+    select * from oneroster
+),
+
+final as (
+    -- a source id listed twice in one landing: the last occurrence wins
+    select *
+    from unioned
+    where school_source_id is not null and school_source_id <> ''
+    qualify row_number() over (partition by school_source_id order by source_row desc) = 1
+)
+
+select * from final

@@ -1,0 +1,17 @@
+with oneroster as (
+    select 'oneroster' as provider, * from staging.stg_oneroster__sections
+),
+
+unioned as (
+    select * from oneroster
+),
+
+final as (
+    -- a source id listed twice in one landing: the last occurrence wins
+    select *
+    from unioned
+    where section_source_id is not null and section_source_id <> ''
+    qualify row_number() over (partition by section_source_id order by source_row desc) = 1
+)
+
+select * from final

@@ -1,0 +1,16 @@
+with courses as (
+    select * from intermediate.int_courses_unioned
+),
+
+final as (
+    select
+        course_source_id,
+        course_name,
+        course_code,
+        school_source_id,
+        is_deleted,
+        provider
+    from courses
+)
+
+select * from final

@@ -1,0 +1,20 @@
+with enrollments as (
+    select * from intermediate.int_enrollments_unioned
+    where role in ('student', 'teacher')
+),
+
+final as (
+    select
+        enrollment_source_id,
+        section_source_id,
+        user_source_id,
+        school_source_id,
+        role,
+        is_deleted,
+        provider,
+        source_file,
+        source_row
+    from enrollments
+)
+
+select * from final

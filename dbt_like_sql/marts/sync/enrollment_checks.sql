@@ -1,0 +1,58 @@
+-- One row per incoming enrollment whose section or user exists nowhere: not in this landing
+-- and not in the app's roster (ORPHAN_ENROLLMENT).
+with enrollments as (
+    select * from core.enrollments where not is_deleted
+),
+
+known_users as (
+    select user_source_id as source_id from intermediate.int_users_unioned
+    union
+    select source_id from roster.users where source_id is not null
+),
+
+known_sections as (
+    select section_source_id as source_id from core.sections
+    union
+    select source_id from roster.sections where source_id is not null
+),
+
+schools as (
+    select school_source_id, school_name from core.schools
+),
+
+orphans as (
+    select
+        enrollments.*,
+        case
+            when enrollments.section_source_id is null
+                or enrollments.section_source_id not in (select source_id from known_sections)
+                then 'section'
+            else 'user'
+        end as field
+    from enrollments
+    where enrollments.section_source_id is null
+        or enrollments.user_source_id is null
+        or enrollments.section_source_id not in (select source_id from known_sections)
+        or enrollments.user_source_id not in (select source_id from known_users)
+),
+
+final as (
+    select
+        'enrollment' as record_type,
+        orphans.field,
+        case when orphans.field = 'section' then orphans.section_source_id
+            else orphans.user_source_id end as error_value,
+        'ORPHAN_ENROLLMENT' as error_code,
+        orphans.enrollment_source_id as source_id,
+        null::bigint as app_id,
+        schools.school_name as school,
+        null::varchar as name,
+        'the enrollment refers to a ' || orphans.field || ' that is in neither the file nor the app'
+            as message,
+        orphans.source_file,
+        orphans.source_row
+    from orphans
+    left join schools on schools.school_source_id = orphans.school_source_id
+)
+
+select * from final

@@ -1,0 +1,42 @@
+-- Every change this run would make to the roster: one row per record and action.
+-- Unchanged records are not listed (they are counted in the run summary).
+with schools as (
+    select entity, action, app_id, source_id, changed_fields, matched_rule
+    from sync.plan_schools
+    where action in ('create', 'update', 'reactivate')
+),
+
+users as (
+    select entity, action, app_id, source_id, changed_fields, matched_rule
+    from sync.plan_users
+    where action <> 'unchanged'
+),
+
+sections as (
+    select entity, action, app_id, source_id, changed_fields, matched_rule
+    from sync.plan_sections
+    where action <> 'unchanged'
+),
+
+enrollments as (
+    select entity, action, app_id, source_id, changed_fields, null::varchar as matched_rule
+    from sync.plan_enrollments
+    where action <> 'unchanged'
+),
+
+run as (
+    select run_id from config.run
+),
+
+final as (
+    select run.run_id, changes.*
+    from (
+        select * from schools
+        union all select * from users
+        union all select * from sections
+        union all select * from enrollments
+    ) as changes
+    cross join run
+)
+
+select * from final

@@ -1,0 +1,199 @@
+-- One row per problem with an incoming student or educator that keeps it from being imported.
+with users as (
+    select * from core.users
+),
+
+matches as (
+    select * from sync.matches where entity in ('students', 'educators')
+),
+
+roster_users as (
+    select * from roster.users
+),
+
+required as (
+    select * from config.required_fields
+),
+
+schools as (
+    select school_source_id, school_name from core.schools
+),
+
+user_fields as (
+    select
+        user_source_id,
+        role || 's' as entity,
+        sis_id,
+        state_id,
+        student_number,
+        email,
+        username,
+        first_name,
+        middle_name,
+        last_name,
+        cast(birth_date as varchar) as birth_date,
+        grade_raw as grade,
+        school_source_id as school
+    from users
+    where not is_deleted
+),
+
+field_values as (
+    select *
+    from user_fields
+    unpivot include nulls (
+        field_value for field in (
+            sis_id, state_id, student_number, email, username, first_name, middle_name,
+            last_name, birth_date, grade, school
+        )
+    )
+),
+
+missing_values as (
+    select
+        field_values.user_source_id,
+        'VALUE_NOT_SPECIFIED' as error_code,
+        field_values.field,
+        null::varchar as error_value,
+        null::bigint as app_id,
+        'required field ' || field_values.field || ' is empty' as message
+    from field_values
+    join required
+        on required.entity = field_values.entity
+        and required.field = field_values.field
+    where field_values.field_value is null or trim(field_values.field_value) = ''
+),
+
+ambiguous as (
+    select
+        source_id as user_source_id,
+        'EXACT_MATCH_MULTIPLE' as error_code,
+        matched_rule as field,
+        matched_value as error_value,
+        candidate_app_ids[1] as app_id,
+        matched_rule || ' matches app records ' || array_to_string(candidate_app_ids, ', ')
+            as message
+    from matches
+    where match_status = 'ambiguous'
+),
+
+invalid_grades as (
+    select
+        user_source_id,
+        'INVALID_GRADE' as error_code,
+        'grade' as field,
+        grade_raw as error_value,
+        null::bigint as app_id,
+        'grade value has no entry in the district grade code table' as message
+    from users
+    where role = 'student' and not is_deleted and grade_raw is not null and grade_code is null
+),
+
+live_users as (
+    select users.*, matches.app_id as matched_app_id
+    from users
+    join matches
+        on matches.source_id = users.user_source_id
+        and matches.entity = users.role || 's'
+    where not users.is_deleted and matches.match_status <> 'ambiguous'
+),
+
+email_held_by_app_record as (
+    select
+        live_users.user_source_id,
+        'DUPLICATE_EMAIL_ADDRESS' as error_code,
+        'email' as field,
+        live_users.email as error_value,
+        min(roster_users.app_id) as app_id,
+        'email already belongs to another app record' as message
+    from live_users
+    join roster_users on lower(trim(roster_users.email)) = live_users.email
+    where roster_users.app_id is distinct from live_users.matched_app_id
+    group by all
+),
+
+email_shared_in_source as (
+    select
+        user_source_id,
+        'DUPLICATE_EMAIL_ADDRESS' as error_code,
+        'email' as field,
+        email as error_value,
+        null::bigint as app_id,
+        'email is used by ' || count(*) over (partition by email) || ' incoming records' as message
+    from live_users
+    where email is not null
+    qualify count(*) over (partition by email) > 1
+),
+
+username_held_by_app_record as (
+    select
+        live_users.user_source_id,
+        'DUPLICATE_USERNAME' as error_code,
+        'username' as field,
+        live_users.username as error_value,
+        min(roster_users.app_id) as app_id,
+        'username already belongs to another app record' as message
+    from live_users
+    join roster_users on lower(trim(roster_users.username)) = lower(trim(live_users.username))
+    where roster_users.app_id is distinct from live_users.matched_app_id
+    group by all
+),
+
+username_shared_in_source as (
+    select
+        user_source_id,
+        'DUPLICATE_USERNAME' as error_code,
+        'username' as field,
+        username as error_value,
+        null::bigint as app_id,
+        'username is used by ' || count(*) over (partition by lower(trim(username)))
+            || ' incoming records' as message
+    from live_users
+    where username is not null
+    qualify count(*) over (partition by lower(trim(username))) > 1
+),
+
+same_app_record as (
+    -- two incoming records resolved to one app record: neither is imported
+    select
+        user_source_id,
+        'DUPLICATE_RECORD' as error_code,
+        null::varchar as field,
+        null::varchar as error_value,
+        matched_app_id as app_id,
+        'another incoming record matches the same app record' as message
+    from live_users
+    where matched_app_id is not null
+    qualify count(*) over (partition by matched_app_id) > 1
+),
+
+problems as (
+    select * from missing_values
+    union all by name select * from ambiguous
+    union all by name select * from invalid_grades
+    union all by name select * from email_held_by_app_record
+    union all by name select * from email_shared_in_source
+    union all by name select * from username_held_by_app_record
+    union all by name select * from username_shared_in_source
+    union all by name select * from same_app_record
+),
+
+final as (
+    select
+        users.role as record_type,
+        problems.field,
+        problems.error_value,
+        problems.error_code,
+        problems.user_source_id as source_id,
+        problems.app_id,
+        schools.school_name as school,
+        concat_ws(' ', users.first_name, users.last_name) as name,
+        problems.message,
+        users.source_file,
+        users.source_row
+    from problems
+    join users on users.user_source_id = problems.user_source_id
+    left join schools on schools.school_source_id = users.school_source_id
+)
+
+select * from final

@@ -1,0 +1,93 @@
+"""Error codes a district admin sees in ``sync_errors`` and the export, each with its remediation.
+
+The remediation is a plain instruction to fix the problem at the source (the SIS or Clever),
+since the next sync would otherwise bring the problem back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    code: str
+    meaning: str
+    remediation: str
+
+
+ERROR_CODES: dict[str, ErrorCode] = {
+    e.code: e
+    for e in (
+        ErrorCode(
+            "VALUE_NOT_SPECIFIED",
+            "A field the district requires is empty (column B names it).",
+            "Fill in the field named in column B for this record in the SIS, then let the next "
+            "sync run.",
+        ),
+        ErrorCode(
+            "EXACT_MATCH_MULTIPLE",
+            "One match key of the incoming record matches several app records.",
+            "Several app records share the value in column C. Merge or deactivate the duplicate "
+            "app records (IDs in the message), or correct the value in the SIS.",
+        ),
+        ErrorCode(
+            "DUPLICATE_USERNAME",
+            "The incoming username is already held by another record.",
+            "Give this person a unique username in the SIS, or fix the app record in column F if "
+            "it is the same person under another ID.",
+        ),
+        ErrorCode(
+            "DUPLICATE_EMAIL_ADDRESS",
+            "The incoming email is already held by another record.",
+            "Give this person a unique email in the SIS. If the app record in column F is the "
+            "same person, correct its IDs so that they match.",
+        ),
+        ErrorCode(
+            "DUPLICATE_RECORD",
+            "Two incoming records match the same app record.",
+            "The SIS lists this person twice. Remove or merge the duplicate in the SIS.",
+        ),
+        ErrorCode(
+            "SCHOOL_NOT_MATCHED",
+            "The incoming school matches no school in the app; its people, sections and "
+            "enrollments were held back.",
+            "Add the school in the app with the name shown, map the SIS school to an existing "
+            "app school (schools.custom_names in the district config), or correct its ID.",
+        ),
+        ErrorCode(
+            "INVALID_GRADE",
+            "The grade value has no entry in the district's grade code table.",
+            "Use a standard grade value in the SIS, or add the value in column C to the "
+            "district's grade_codes.",
+        ),
+        ErrorCode(
+            "INVALID_PROGRAM_NAME",
+            "The program name is not in the district's program list.",
+            "Add the program in column C to the district's program list, or correct it in the SIS.",
+        ),
+        ErrorCode(
+            "ORPHAN_ENROLLMENT",
+            "The enrollment refers to a section or person that exists nowhere.",
+            "Include the section or person named in column C in the export, or remove the "
+            "enrollment in the SIS.",
+        ),
+        ErrorCode(
+            "MALFORMED_ROW",
+            "A row of the file could not be read (wrong number of columns, broken quoting).",
+            "Fix the row named in source_file / source_row of the export and send the file "
+            "again. No deactivations were made this run.",
+        ),
+        ErrorCode(
+            "MALFORMED_FILE",
+            "A file's layout is not as the header describes.",
+            "Export the file again from the SIS with one value per header column.",
+        ),
+        ErrorCode(
+            "FETCH_INCOMPLETE",
+            "Part of the roster could not be fetched (a missing file, a failed page).",
+            "Send the complete bundle (every file the manifest lists) or retry the fetch. No "
+            "deactivations were made this run.",
+        ),
+    )
+}

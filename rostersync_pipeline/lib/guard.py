@@ -1,0 +1,69 @@
+"""The guard between a plan and the roster: dry run, approval, and change thresholds.
+
+A plan that would deactivate more than ``max_deactivate_pct`` or update more than
+``max_update_pct`` of an entity's active app records is held for review, not applied.
+Entities with fewer active records than ``min_entity_size`` are not held by percentages.
+(An incomplete fetch never reaches here with deactivations: the plan models drop them.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from rostersync_pipeline.config import GuardConfig
+
+ROSTER_ENTITY_SQL = """
+select role || 's' as entity, count(*) from roster.users where status = 'active' group by all
+union all select 'sections', count(*) from roster.sections where status = 'active'
+union all select 'enrollments', count(*) from roster.enrollments where status = 'active'
+"""
+
+
+@dataclass(frozen=True)
+class GuardDecision:
+    status: str  # apply | held | dry_run
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def applies(self) -> bool:
+        return self.status == "apply"
+
+
+def plan_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {}
+    rows = con.execute(
+        "select entity, action, count(*) from sync.sync_plan group by all order by all"
+    ).fetchall()
+    for entity, action, n in rows:
+        counts.setdefault(entity, {})[action] = n
+    return counts
+
+
+def evaluate_guard(
+    con: duckdb.DuckDBPyConnection,
+    guard: GuardConfig,
+    *,
+    dry_run: bool,
+    require_approval: bool,
+) -> GuardDecision:
+    if dry_run:
+        return GuardDecision("dry_run", ["test import (dry run): nothing applied"])
+    active = dict(con.execute(ROSTER_ENTITY_SQL).fetchall())
+    reasons = []
+    for entity, actions in plan_counts(con).items():
+        size = active.get(entity, 0)
+        if size < max(guard.min_entity_size, 1):
+            continue
+        for action, limit in (("deactivate", guard.max_deactivate_pct),
+                              ("update", guard.max_update_pct)):
+            share = 100.0 * actions.get(action, 0) / size
+            if share > limit:
+                reasons.append(
+                    f"{entity}: would {action} {actions[action]} of {size} active records "
+                    f"({share:.1f}% > {limit:g}%)"
+                )
+    if require_approval:
+        reasons.append("the district requires approval of every plan")
+    return GuardDecision("held" if reasons else "apply", reasons)
