@@ -255,3 +255,61 @@ class BearerAuth(requests.auth.AuthBase):
 
     def __repr__(self) -> str:
         return "BearerAuth(token=***)"
+
+
+class OAuth2ClientCredentials(requests.auth.AuthBase):
+    """OAuth 2 client-credentials bearer auth: token fetched once, cached, refreshed shortly
+    before expiry or after a 401 (via :meth:`refresh`). Secrets never appear in logs or reprs.
+    """
+
+    def __init__(self, token_url: str, client_id: str, client_secret: str, *,
+                 scope: str | None = None, timeout: tuple[float, float] = (5.0, 30.0),
+                 expiry_margin_s: float = 30.0, clock: Callable[[], float] = time.monotonic,
+                 ) -> None:
+        self.token_url = token_url
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self.scope = scope
+        self.timeout = timeout
+        self.expiry_margin_s = expiry_margin_s
+        self.clock = clock
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self.tokens_fetched = 0
+
+    def _fetch(self) -> None:
+        data = {"grant_type": "client_credentials"}
+        if self.scope:
+            data["scope"] = self.scope
+        safe_url = redact_url(self.token_url)
+        try:
+            response = requests.post(self.token_url, data=data, timeout=self.timeout,
+                                     auth=(self._client_id, self._client_secret))
+        except requests.RequestException as exc:
+            raise HttpError(safe_url, f"token request failed ({type(exc).__name__})") from exc
+        if response.status_code != 200:
+            raise HttpError(safe_url, f"token request answered HTTP {response.status_code}",
+                            response.status_code)
+        try:
+            body = response.json()
+            self._token = str(body["access_token"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise HttpError(safe_url, "token response has no access_token") from exc
+        expires_in = float(body.get("expires_in") or 3600)
+        self._expires_at = self.clock() + expires_in
+        self.tokens_fetched += 1
+        log.info("OAuth2 token obtained from %s (expires in %.0fs)", safe_url, expires_in)
+
+    def refresh(self) -> bool:
+        self._token = None
+        self._fetch()
+        return True
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if self._token is None or self.clock() >= self._expires_at - self.expiry_margin_s:
+            self._fetch()
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return f"OAuth2ClientCredentials(token_url={redact_url(self.token_url)!r}, secret=***)"

@@ -13,7 +13,12 @@ from pathlib import Path
 import duckdb
 
 from rostersync_pipeline.lib.landing import FetchResult
-from rostersync_pipeline.lib.providers import clever_api, clever_csv, oneroster_csv
+from rostersync_pipeline.lib.providers import (
+    clever_api,
+    clever_csv,
+    oneroster_csv,
+    oneroster_rest,
+)
 
 RAW_META_COLUMNS = {
     "_run_id": "varchar",
@@ -53,9 +58,43 @@ def fetch_and_land(
     source_path: Path | None,
     **options,
 ) -> FetchResult:
-    """Fetch with the district's configured provider and land into ``raw.*``."""
-    if source_type == "oneroster_csv":
+    """Fetch with the district's configured provider and land into ``raw.*``.
+
+    Options by source type (secrets are read from the environment by the caller, never from
+    config):
+
+    - ``oneroster_csv``, ``clever_csv``: ``source_path`` (a .zip or a directory).
+    - ``clever_api``: ``token`` (required), ``base_url`` (default https://api.clever.com; may
+      end in /v3.0 or /v3.1), ``api_version`` ("v3.0" | "v3.1"), ``page_limit`` (1..10000),
+      ``timeout_s``, ``retry`` (an ``http.RetryPolicy``).
+    - ``oneroster_rest``: ``base_url`` (the service root, before ``/ims/oneroster``),
+      ``oneroster_version`` ("1.1" with OAuth 1.0a | "1.2" with OAuth 2 client credentials),
+      ``client_id``, ``client_secret``, ``token_url`` (1.2; default ``<base_url>/token``),
+      ``scope`` (1.2), ``page_limit``, ``modified_since`` (ISO timestamp: a delta fetch with
+      ``filter=dateLastModified>'…'``), ``timeout_s``, ``retry``.
+    """
+    if source_type in ("oneroster_csv", "clever_csv"):
         if source_path is None:
-            raise ValueError("source.path is required for a oneroster_csv source")
+            raise ValueError(f"source.path is required for a {source_type} source")
+        if source_type == "clever_csv":
+            return clever_csv.land_directory(con, Path(source_path), run_id=run_id)
         return oneroster_csv.land_bundle(con, Path(source_path), run_id=run_id)
+    if source_type == "clever_api":
+        return clever_api.fetch_and_land(con, run_id=run_id, **_pick(options, CLEVER_OPTIONS))
+    if source_type == "oneroster_rest":
+        return oneroster_rest.fetch_and_land(
+            con, run_id=run_id, **_pick(options, ONEROSTER_REST_OPTIONS)
+        )
     raise NotImplementedError(f"source type {source_type!r} is not available yet")
+
+
+CLEVER_OPTIONS = ("token", "base_url", "api_version", "page_limit", "timeout_s", "retry")
+ONEROSTER_REST_OPTIONS = (
+    "base_url", "oneroster_version", "client_id", "client_secret", "token_url", "scope",
+    "page_limit", "modified_since", "timeout_s", "retry",
+)
+
+
+def _pick(options: dict, allowed: tuple[str, ...]) -> dict:
+    """The options this provider takes; unset (None) values fall back to its defaults."""
+    return {k: v for k, v in options.items() if k in allowed and v is not None}
