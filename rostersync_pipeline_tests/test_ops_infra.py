@@ -18,6 +18,7 @@ from pathlib import Path
 import dagster as dg
 import psycopg2
 import pytest
+import yaml
 
 from rostersync_pipeline.lib import notifications
 from rostersync_pipeline.lib.notifications import (
@@ -336,6 +337,20 @@ def dagster_home(
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return database
+
+
+def test_deploy_config_reads_every_connection_detail_from_the_environment() -> None:
+    config = yaml.safe_load(DEPLOY_DAGSTER_YAML.read_text(encoding="utf-8"))
+    postgres_db = config["storage"]["postgres"]["postgres_db"]
+    connection_keys = {"hostname", "port", "username", "password", "db_name"}
+    assert {key: postgres_db[key] for key in connection_keys} == {
+        key: {"env": f"DAGSTER_PG_{name}"}
+        for key, name in zip(
+            ("hostname", "port", "username", "password", "db_name"),
+            ("HOST", "PORT", "USERNAME", "PASSWORD", "DB"),
+            strict=True,
+        )
+    }
 
 
 @dg.asset(key=["core", "users"], group_name="core")
