@@ -30,13 +30,18 @@ from rostersync_pipeline.lib.notifications import (
     compose_succeeded_with_errors,
     send,
 )
+from rostersync_pipeline_tests import pg_server
 from rostersync_pipeline_tests.fakes.smtp_server import (
     FakeSmtpServer,
     LoopbackTls,
     loopback_tls,
     smtp_server,
 )
-from rostersync_pipeline_tests.pg_server import PostgresServer, postgres_server
+from rostersync_pipeline_tests.pg_server import (
+    PostgresServer,
+    PostgresUnavailableError,
+    postgres_server,
+)
 
 DEPLOY_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
 
@@ -337,6 +342,14 @@ def dagster_home(
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return database
+
+
+def test_missing_postgres_binaries_raise_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(pg_server.glob, "glob", lambda pattern: [])
+    with pytest.raises(PostgresUnavailableError, match="install-postgres.sh"):
+        pg_server.find_postgres_bin_dir({"PATH": str(tmp_path)})
 
 
 def test_deploy_config_reads_every_connection_detail_from_the_environment() -> None:
