@@ -53,7 +53,8 @@ class FakeServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
+                                       daemon=True)
 
     @property
     def base_url(self) -> str:
@@ -121,3 +122,15 @@ class FakeServer:
             self.send(handler, 200, body[: len(body) // 2], headers)
             return
         self.send(handler, 200, body, headers)
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def create_staging_views(con, provider: str) -> list[str]:
+    """Create ``staging.<model>`` views from ``dbt_like_sql/staging/<provider>/*.sql``."""
+    names = []
+    for path in sorted((REPO_ROOT / "dbt_like_sql" / "staging" / provider).glob("*.sql")):
+        con.execute(f"create or replace view staging.{path.stem} as {path.read_text()}")
+        names.append(path.stem)
+    return names

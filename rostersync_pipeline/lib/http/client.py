@@ -46,6 +46,22 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, query, ""))
 
 
+class _RedactUrllib3Paths(logging.Filter):
+    """urllib3 logs each request path with its query at DEBUG; mask the query values."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 5 \
+                and isinstance(record.args[4], str) and "?" in record.args[4]:
+            args = list(record.args)
+            path, query = args[4].split("?", 1)
+            args[4] = redact_url(f"http://h{path}?{query}")[len("http://h"):]
+            record.args = tuple(args)
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_RedactUrllib3Paths())
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How hard to try. Tests use tiny waits; production keeps the defaults."""
