@@ -97,8 +97,14 @@ def _land_file(con: duckdb.DuckDBPyConnection, name: str, path: Path, run_id: st
         "strict_mode=true, store_rejects=true, rejects_table='rs_rejects', "
         f"rejects_scan='rs_reject_scans', null_padding={str(null_padding).lower()})"
     )
-    read_columns = [row[0] for row in
-                    con.execute(f"describe select * from {scan}", {"path": str(path)}).fetchall()]
+    try:
+        read_columns = [row[0] for row in con.execute(f"describe select * from {scan}",
+                                                      {"path": str(path)}).fetchall()]
+    except duckdb.Error as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        problems.append(FetchProblem(path.name, f"the file cannot be parsed as CSV: {first_line}",
+                                     error_code="MALFORMED_FILE"))
+        return 0
     if len(read_columns) != len(header):
         problems.append(FetchProblem(
             path.name, f"the header names {len(header)} columns but rows were read with "
