@@ -23,11 +23,14 @@ from pathlib import Path
 
 import duckdb
 
+from rostersync_pipeline.lib import synthetic_export as export
 from rostersync_pipeline.lib import synthetic_sql as sql
 from rostersync_pipeline.lib.synthetic_problems import (
+    PROBLEM_CANDIDATES,
     PROBLEMS_FILE,
     DemoProblems,
     ProblemChoice,
+    plant_problems,
 )
 from rostersync_pipeline.lib.synthetic_roster import (
     RosterSeed,
@@ -154,11 +157,11 @@ def write_oneroster_bundle(
             recorded = _plant_problems(con, params)
         _write_manifest(out_dir / "manifest.csv")
         written = {
-            name: sql.copy_to_csv(con, query, out_dir / f"{name}.csv", params)
-            for name, query in sql.EXPORTS.items()
+            name: export.copy_to_csv(con, query, out_dir / f"{name}.csv", params)
+            for name, query in export.EXPORTS.items()
         }
-        counts = {**sql.counts(con), "enrollments": written["enrollments"]}
-        changes = sql.night_changes(con, params) if night == 1 else {}
+        counts = {**export.counts(con), "enrollments": written["enrollments"]}
+        changes = export.night_changes(con, params) if night == 1 else {}
     finally:
         con.close()
     problems_path = out_dir / PROBLEMS_FILE
@@ -193,10 +196,10 @@ def _plant_problems(con: duckdb.DuckDBPyConnection, params: dict) -> DemoProblem
         )
     school = params["n_schools"] - 1
     candidates = [
-        row[0] for row in sql.run(con, sql.PROBLEM_CANDIDATES, {**params, "school": school})
+        row[0] for row in sql.run(con, PROBLEM_CANDIDATES, {**params, "school": school})
     ]
     choice = ProblemChoice.from_candidates(candidates, school)
-    return sql.plant_problems(con, choice, params)
+    return plant_problems(con, choice, params)
 
 
 def _write_manifest(path: Path) -> None:

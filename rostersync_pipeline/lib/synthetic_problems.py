@@ -17,6 +17,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+import duckdb
+
+from rostersync_pipeline.lib.synthetic_sql import run
+
 ProblemKind = Literal[
     "rotated_id", "shared_email", "missing_value", "unknown_school", "unmapped_grade"
 ]
@@ -135,3 +139,91 @@ class ProblemChoice:
         missing = tuple(next(it) for _ in range(MISSING_VALUE_STUDENTS))
         grade = tuple(next(it) for _ in range(UNMAPPED_GRADE_STUDENTS))
         return cls(rotated, pairs, missing, grade, school)
+
+
+PROBLEM_CANDIDATES = """
+select i
+from student
+where night_band is null and j <> $school
+order by mix($seed, 'problem', i), i
+limit 64
+"""
+
+
+def plant_problems(
+    con: duckdb.DuckDBPyConnection, choice: ProblemChoice, params: dict
+) -> DemoProblems:
+    """Apply the chosen problems to the built tables and describe them."""
+    seed = params["seed"]
+    student_sql = (
+        "select i, source_id, identifier, email, given_name || ' ' || family_name "
+        "from student where list_contains($ids::bigint[], i) order by i"
+    )
+    before = {row[0]: row for row in run(con, student_sql, {"ids": list(choice.rotated)})}
+    run(
+        con,
+        "update student set "
+        "source_id = fake_uuid(mix($seed, 'student-rotated', i), mix(i, 'rotated', $seed)), "
+        "identifier = (9000000 + i)::varchar "
+        "where list_contains($ids::bigint[], i)",
+        {"seed": seed, "ids": list(choice.rotated)},
+    )
+    for first, second in choice.shared_pairs:
+        run(
+            con,
+            "update student set email = (select email from student where i = $first) "
+            "where i = $second",
+            {"first": first, "second": second},
+        )
+    run(con, "update student set family_name = null where list_contains($ids::bigint[], i)",
+        {"ids": list(choice.missing_value)})
+    run(con, "update student set grade = $grade where list_contains($ids::bigint[], i)",
+        {"ids": list(choice.unmapped_grade), "grade": UNMAPPED_GRADE_VALUE})
+    school_before = run(
+        con, "select source_id, identifier, name from school where j = $j", {"j": choice.school}
+    )[0]
+    run(
+        con,
+        "update school set "
+        "source_id = fake_uuid(mix($seed, 'org-renamed', j), mix(j, 'renamed', $seed)), "
+        "identifier = 'X' || identifier, "
+        "name = (select pick(places, j) || ' ' || band_abbreviations[band + 1] from lists) "
+        "where j = $j",
+        {"seed": seed, "j": choice.school},
+    )
+    school_after = run(
+        con, "select source_id, identifier, name from school where j = $j", {"j": choice.school}
+    )[0]
+
+    def students_of(ids: tuple[int, ...]) -> list[tuple]:
+        return run(con, student_sql, {"ids": list(ids)})
+
+    problems: list[SeededProblem] = []
+    for i, source_id, sis_id, email, name in students_of(choice.rotated):
+        problems.append(SeededProblem(
+            "rotated_id", "student", source_id, sis_id, "email", email, None, name,
+            app_source_id=before[i][1], app_sis_id=before[i][2],
+        ))
+    pair_ids = tuple(i for pair in choice.shared_pairs for i in pair)
+    for _, source_id, sis_id, email, name in students_of(pair_ids):
+        problems.append(SeededProblem(
+            "shared_email", "student", source_id, sis_id, "email", email,
+            "DUPLICATE_EMAIL_ADDRESS", name,
+        ))
+    missing_sql = student_sql.replace("given_name || ' ' || family_name", "given_name")
+    for _, source_id, sis_id, _, name in run(con, missing_sql, {"ids": list(choice.missing_value)}):
+        problems.append(SeededProblem(
+            "missing_value", "student", source_id, sis_id, "last_name", "",
+            "VALUE_NOT_SPECIFIED", name,
+        ))
+    problems.append(SeededProblem(
+        "unknown_school", "school", school_after[0], school_after[1], "name", school_after[2],
+        "SCHOOL_NOT_MATCHED", school_after[2],
+        app_source_id=school_before[0], app_sis_id=school_before[1], app_name=school_before[2],
+    ))
+    for _, source_id, sis_id, _, name in students_of(choice.unmapped_grade):
+        problems.append(SeededProblem(
+            "unmapped_grade", "student", source_id, sis_id, "grade", UNMAPPED_GRADE_VALUE,
+            "INVALID_GRADE", name,
+        ))
+    return DemoProblems(seed=seed, students=params["n"], problems=tuple(problems))
