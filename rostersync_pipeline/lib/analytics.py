@@ -48,7 +48,7 @@ def publish_run(
                 old.unlink()
         target = folder / f"{run_id}.parquet"
         query = f"select * exclude (district_id) from ({sql})" if table == "runs" else sql
-        con.execute(query, {"run_id": run_id}).pl().write_parquet(target)
+        con.sql(query, params={"run_id": run_id}).pl().write_parquet(target)
     refresh_views(warehouse_dir)
 
 

@@ -38,14 +38,14 @@ def export_errors(
 ) -> int:
     """Write the run's errors (from ``sync.sync_errors``) to ``out_path``; returns the row count."""
     select = ", ".join(EXPORT_COLUMNS)
-    frame = con.execute(
+    frame = con.sql(
         f"select {select} from sync.sync_errors where run_id = ? "
         "order by error_code, record_type, source_id, field",
-        [run_id],
+        params=[run_id],
     ).pl()
     frame = neutralise_formulas(frame.with_columns(pl.col("app_id").cast(pl.String),
                                                    pl.col("source_row").cast(pl.String)))
-    codes = con.execute(
+    codes = con.sql(
         "select error_code, meaning, remediation from config.error_codes order by error_code"
     ).pl()
     out_path.parent.mkdir(parents=True, exist_ok=True)

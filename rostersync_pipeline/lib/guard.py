@@ -30,6 +30,10 @@ class GuardDecision:
     def applies(self) -> bool:
         return self.status == "apply"
 
+    @property
+    def run_status(self) -> str:
+        return {"apply": "applied", "held": "held", "dry_run": "dry_run"}[self.status]
+
 
 def plan_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
     counts: dict[str, dict[str, int]] = {}
@@ -67,3 +71,26 @@ def evaluate_guard(
     if require_approval:
         reasons.append("the district requires approval of every plan")
     return GuardDecision("held" if reasons else "apply", reasons)
+
+
+def record_guard_decision(
+    con: duckdb.DuckDBPyConnection, run_id: str, decision: GuardDecision, applied: int
+) -> None:
+    con.execute(
+        "create or replace table sync.guard_decision as select ?::varchar as run_id, "
+        "?::varchar as status, ?::varchar[] as reasons, ?::bigint as changes_applied",
+        [run_id, decision.run_status, decision.reasons, applied],
+    )
+
+
+def read_guard_decision(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[str, list[str]]:
+    """The stored decision of ``run_id``: ('not_applied', [...]) if apply never ran."""
+    rows = con.execute(
+        "select status, reasons from sync.guard_decision where run_id = ?", [run_id]
+    ).fetchall() if con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'sync' and table_name = 'guard_decision'"
+    ).fetchall()[0][0] else []
+    if not rows:
+        return "not_applied", ["apply did not run (a blocking check failed or a step failed)"]
+    return rows[0][0], list(rows[0][1] or [])

@@ -7,6 +7,7 @@ read the Parquet files each run publishes (see :mod:`rostersync_pipeline.lib.ana
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -146,6 +147,8 @@ def district_connection(
     path.parent.mkdir(parents=True, exist_ok=True)
     con = _connect_with_retry(path, read_only, lock_timeout_s)
     try:
+        if os.environ.get("ROSTERSYNC_PROGRESS") == "1":
+            con.execute("set enable_progress_bar = true")
         if not read_only:
             ensure_schemas(con)
         yield con

@@ -1,0 +1,40 @@
+"""The Dagster code location: composes the assets, checks, job, schedules and sensors."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from rostersync_pipeline.defs.checks.expectation_checks import users_expectation_suite
+from rostersync_pipeline.defs.ingest.assets import land_raw_roster
+from rostersync_pipeline.defs.jobs import sync_district_job
+from rostersync_pipeline.defs.reports.assets import error_export, run_summary
+from rostersync_pipeline.defs.schedules import nightly_schedules
+from rostersync_pipeline.defs.sensors import district_configs_sensor, drop_folder_sensor
+from rostersync_pipeline.defs.sync.assets import synced_roster
+from rostersync_pipeline.defs.transform.assets import match_and_plan, normalize_roster
+from rostersync_pipeline.resources.warehouse import RosterWarehouse
+
+ASSETS = [land_raw_roster, normalize_roster, match_and_plan, synced_roster, error_export,
+          run_summary]
+CHECKS = [users_expectation_suite]
+
+
+def build_definitions(config_dir: str, warehouse_dir: str) -> dg.Definitions:
+    warehouse = RosterWarehouse(config_dir=config_dir, warehouse_dir=warehouse_dir)
+    return dg.Definitions(
+        assets=ASSETS,
+        asset_checks=CHECKS,
+        jobs=[sync_district_job],
+        schedules=nightly_schedules(warehouse.all_districts),
+        sensors=[district_configs_sensor, drop_folder_sensor],
+        resources={"warehouse": warehouse},
+    )
+
+
+# Paths, not secrets: where district configs and the warehouse live for `dagster dev`.
+defs = build_definitions(
+    config_dir=os.environ.get("ROSTERSYNC_CONFIG_DIR", "config/districts"),
+    warehouse_dir=os.environ.get("ROSTERSYNC_WAREHOUSE", "warehouse"),
+)

@@ -1,0 +1,1 @@
+"""Dagster objects, by stage: ingest, transform, checks, sync, reports, and orchestration."""

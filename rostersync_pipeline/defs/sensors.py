@@ -1,0 +1,75 @@
+"""Sensors: districts kept in step with the config directory; bundles landing in drop folders."""
+
+
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from rostersync_pipeline.config import ConfigError, district_config_paths
+from rostersync_pipeline.defs.jobs import sync_district_job
+from rostersync_pipeline.defs.partitions import districts_partitions
+from rostersync_pipeline.resources.warehouse import RosterWarehouse
+
+
+@dg.sensor(
+    name="district_configs",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Adds a district partition for each config file and removes those whose file "
+    "is gone.",
+)
+def district_configs_sensor(
+    context: dg.SensorEvaluationContext, warehouse: RosterWarehouse
+) -> dg.SensorResult:
+    wanted = [p.stem for p in district_config_paths(Path(warehouse.config_dir))]
+    current = set(context.instance.get_dynamic_partitions(districts_partitions.name))
+    return dg.SensorResult(
+        dynamic_partitions_requests=[
+            districts_partitions.build_add_request(sorted(set(wanted) - current)),
+            districts_partitions.build_delete_request(sorted(current - set(wanted))),
+        ]
+    )
+
+
+def bundles_in(folder: Path) -> list[Path]:
+    """Bundles in a drop folder: .zip files and directories, oldest first."""
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.iterdir()
+             if (p.suffix.lower() == ".zip" and p.is_file()) or p.is_dir()]
+    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+@dg.sensor(
+    name="drop_folder",
+    job=sync_district_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Starts a district's sync when a new bundle lands in its drop folder (SFTP "
+    "landing dir). The cursor remembers each file, so the same file never runs twice.",
+)
+def drop_folder_sensor(context: dg.SensorEvaluationContext, warehouse: RosterWarehouse):
+    seen: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
+    try:
+        districts = warehouse.all_districts()
+    except ConfigError as exc:
+        return dg.SkipReason(f"district configs not loaded: {exc}")
+    requests = []
+    for district_id, district in sorted(districts.items()):
+        if not district.source.drop_folder:
+            continue
+        known = set(seen.get(district_id, []))
+        for bundle in bundles_in(Path(district.source.drop_folder)):
+            marker = f"{bundle.name}@{bundle.stat().st_mtime_ns}"
+            if marker in known:
+                continue
+            known.add(marker)
+            requests.append(dg.RunRequest(
+                partition_key=district_id,
+                run_key=f"{district_id}:{marker}",
+                run_config={"ops": {"land_raw_roster": {"config": {"bundle_path": str(bundle)}}}},
+                tags={"rostersync/district": district_id, "rostersync/trigger": "drop_folder"},
+            ))
+        seen[district_id] = sorted(known)
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))

@@ -1,0 +1,82 @@
+"""The SQL models of ``dbt_like_sql/`` as assets: one asset per model, edges from the SQL.
+
+Two steps run them: ``normalize_roster`` (staging -> intermediate -> core) and
+``match_and_plan`` (match keys -> matches -> checks -> plans -> errors).
+"""
+
+
+import dagster as dg
+
+from rostersync_pipeline.defs.partitions import districts_partitions
+from rostersync_pipeline.lib.district_settings import write_settings
+from rostersync_pipeline.lib.providers import RAW_TABLES
+from rostersync_pipeline.lib.sql_runner import SQL_ROOT, SqlModel, load_models, run_models
+from rostersync_pipeline.resources.warehouse import RosterWarehouse
+
+MODELS = load_models()
+MATCH_STAGE_INTERMEDIATE = ("int_match_keys_incoming", "int_match_keys_roster")
+
+
+def model_stage(model: SqlModel) -> str:
+    if model.schema == "sync" or model.name in MATCH_STAGE_INTERMEDIATE:
+        return "match_and_plan"
+    return "normalize"
+
+
+def model_asset_key(model_key: str) -> dg.AssetKey:
+    return dg.AssetKey(model_key.split("."))
+
+
+def _spec(model: SqlModel) -> dg.AssetSpec:
+    deps = [model_asset_key(d) for d in model.depends_on]
+    deps += [dg.AssetKey(["raw", ref.split(".")[1]]) for ref in model.external_sources
+             if ref.startswith("raw.") and ref.split(".")[1] in RAW_TABLES]
+    sql_file = model.path.relative_to(SQL_ROOT).as_posix()
+    description = f"{model.grain or model.key}\n\nSQL: `dbt_like_sql/{sql_file}`"
+    return dg.AssetSpec(
+        key=model_asset_key(model.key),
+        deps=deps,
+        group_name=model.group,
+        kinds={"duckdb", "sql"},
+        description=description,
+        metadata={"materialized": model.materialized},
+    )
+
+
+def _models_of(stage: str) -> dict[str, SqlModel]:
+    return {k: m for k, m in MODELS.items() if model_stage(m) == stage}
+
+
+def _run_stage(context: dg.AssetExecutionContext, warehouse: RosterWarehouse, stage: str):
+    district = warehouse.district(context.partition_key)
+    with warehouse.connect(district.district_id) as con:
+        if stage == "normalize":
+            write_settings(con, district)
+        results = run_models(con, MODELS, only=set(_models_of(stage)))
+    for result in results:
+        metadata = {"seconds": round(result.seconds, 3)}
+        if result.row_count is not None:
+            metadata["dagster/row_count"] = result.row_count
+        yield dg.MaterializeResult(asset_key=model_asset_key(result.key), metadata=metadata)
+
+
+@dg.multi_asset(
+    specs=[_spec(m) for m in _models_of("normalize").values()],
+    partitions_def=districts_partitions,
+    can_subset=False,
+    name="normalize_roster",
+)
+def normalize_roster(context: dg.AssetExecutionContext, warehouse: RosterWarehouse):
+    """Staging, intermediate and core models: raw rows -> canonical provider-free tables."""
+    yield from _run_stage(context, warehouse, "normalize")
+
+
+@dg.multi_asset(
+    specs=[_spec(m) for m in _models_of("match_and_plan").values()],
+    partitions_def=districts_partitions,
+    can_subset=False,
+    name="match_and_plan",
+)
+def match_and_plan(context: dg.AssetExecutionContext, warehouse: RosterWarehouse):
+    """Matching, record checks, per-entity plans, the sync plan and the run's errors."""
+    yield from _run_stage(context, warehouse, "match_and_plan")

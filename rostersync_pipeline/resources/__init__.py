@@ -1,0 +1,1 @@
+"""Thin ``ConfigurableResource`` wrappers around the plain machinery in ``lib/``."""

@@ -1,0 +1,126 @@
+"""Runs a district's sync job in-process: the same job the Dagster UI and schedules launch.
+
+Used by the ``rostersync`` CLI and the benchmark. With ``DAGSTER_HOME`` set, runs are recorded in
+that instance (so they appear in the UI); otherwise an ephemeral instance is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from rostersync_pipeline.config import load_district
+from rostersync_pipeline.defs.jobs import SYNC_JOB_NAME
+from rostersync_pipeline.defs.partitions import districts_partitions
+from rostersync_pipeline.lib.run_record import RunSummary
+from rostersync_pipeline.lib.warehouse import district_connection
+
+STAGES = {
+    "land_raw_roster": "land",
+    "normalize_roster": "normalize",
+    "core__users_users_expectation_suite": "expectation_check",
+    "match_and_plan": "match_and_plan",
+    "roster__synced_roster": "guard_and_apply",
+    "reports__error_export": "error_export",
+    "reports__run_summary": "run_summary",
+}
+
+
+@dataclass
+class SyncOutcome:
+    run_id: str
+    success: bool
+    status: str
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    summary: RunSummary | None = None
+    failure: str | None = None
+
+
+def _instance() -> dg.DagsterInstance:
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def read_summary(warehouse_dir: Path, district_id: str, run_id: str) -> RunSummary | None:
+    import json
+
+    with district_connection(warehouse_dir, district_id) as con:
+        rows = con.execute(
+            "select status, dry_run, fetch_complete, fetch_mode, status_reason, counts, "
+            "error_counts, export_path from sync.runs where run_id = ?",
+            [run_id],
+        ).fetchall()
+    if not rows:
+        return None
+    status, dry_run, complete, mode, reason, counts, errors, export = rows[0]
+    return RunSummary(
+        run_id=run_id, district_id=district_id, status=status, dry_run=dry_run,
+        fetch_complete=complete, fetch_mode=mode, counts=json.loads(counts),
+        error_counts=json.loads(errors), reasons=reason.split("; ") if reason else [],
+        export_path=export,
+    )
+
+
+def _failure_text(event) -> str:
+    error = getattr(event.event_specific_data, "error", None)
+    while error is not None and error.cause is not None:
+        error = error.cause
+    message = error.message.strip() if error is not None else (event.message or "")
+    return f"{STAGES.get(event.step_key, event.step_key)}: {message}"
+
+
+def run_sync(
+    district_id: str,
+    *,
+    config_dir: Path,
+    warehouse_dir: Path,
+    dry_run: bool = False,
+    bundle_path: Path | None = None,
+    instance: dg.DagsterInstance | None = None,
+    quiet: bool = True,
+) -> SyncOutcome:
+    """Sync one district now; the config is validated first (a bad file raises ConfigError)."""
+    from rostersync_pipeline.definitions import build_definitions
+
+    load_district(Path(config_dir), district_id)
+    defs = build_definitions(str(config_dir), str(warehouse_dir))
+    job = defs.resolve_job_def(SYNC_JOB_NAME)
+    instance = instance or _instance()
+    if district_id not in instance.get_dynamic_partitions(districts_partitions.name):
+        instance.add_dynamic_partitions(districts_partitions.name, [district_id])
+    run_config = {"ops": {"roster__synced_roster": {"config": {"dry_run": dry_run}}}}
+    if bundle_path:
+        run_config["ops"]["land_raw_roster"] = {"config": {"bundle_path": str(bundle_path)}}
+    if quiet:
+        run_config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
+    logging.getLogger("dagster").setLevel(logging.WARNING if quiet else logging.INFO)
+    result = job.execute_in_process(
+        partition_key=district_id,
+        run_config=run_config,
+        instance=instance,
+        raise_on_error=False,
+        tags={"rostersync/district": district_id, "rostersync/trigger": "cli"},
+    )
+    stage_seconds = {}
+    for step in instance.get_run_step_stats(result.run_id):
+        if step.start_time and step.end_time:
+            stage_seconds[STAGES.get(step.step_key, step.step_key)] = round(
+                step.end_time - step.start_time, 3)
+    failure = None
+    if not result.success:
+        failures = [e for e in result.all_events if e.is_step_failure or e.is_failure]
+        failure = "; ".join(_failure_text(e) for e in failures if e.is_step_failure) or (
+            "the run failed")
+        check_failures = [e for e in result.all_events
+                          if e.event_type_value == "ASSET_CHECK_EVALUATION"
+                          and not e.event_specific_data.passed]
+        if check_failures:
+            failure = "a blocking expectation check failed; apply did not run. " + failure
+    summary = read_summary(Path(warehouse_dir), district_id, result.run_id)
+    status = summary.status if summary else "failed"
+    return SyncOutcome(result.run_id, result.success, status, stage_seconds, summary, failure)
