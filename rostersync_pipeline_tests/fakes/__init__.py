@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import duckdb
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "samples"
 CLEVER_DEMO_DIR = SAMPLES_DIR / "clever-v3-demo-district"
@@ -96,8 +99,6 @@ class FakeServer:
     def apply_faults(self, handler: BaseHTTPRequestHandler, key: tuple[str, int],
                      body: bytes, headers: dict[str, str]) -> None:
         """Count the request, then answer with the fault due for this page, or the body."""
-        import time
-
         with self.lock:
             self.requests[key] += 1
             if self.faults.unauthorized_from == key:
@@ -127,7 +128,7 @@ class FakeServer:
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def create_staging_views(con, provider: str) -> list[str]:
+def create_staging_views(con: duckdb.DuckDBPyConnection, provider: str) -> list[str]:
     """Create ``staging.<model>`` views from ``dbt_like_sql/staging/<provider>/*.sql``."""
     names = []
     for path in sorted((REPO_ROOT / "dbt_like_sql" / "staging" / provider).glob("*.sql")):

@@ -9,11 +9,12 @@ members as enrollments, terms as academicSessions.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
 from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from oauthlib.oauth1 import RequestValidator, SignatureOnlyEndpoint
 
@@ -130,8 +131,6 @@ class OneRosterServer(FakeServer):
         self.filters_seen: list[str] = []
 
     def _issue_token(self, handler: BaseHTTPRequestHandler) -> None:
-        import base64
-
         length = int(handler.headers.get("Content-Length") or 0)
         form = parse_qs(handler.rfile.read(length).decode())
         basic = handler.headers.get("Authorization", "")
@@ -193,8 +192,6 @@ class OneRosterServer(FakeServer):
             headers["X-Total-Count"] = str(len(rows))
         if self.send_link and offset + limit < len(rows):
             next_query = {**query, "offset": str(offset + limit)}
-            from urllib.parse import urlencode
-
             headers["Link"] = f'<{parts.path}?{urlencode(next_query)}>; rel="next"'
         body = json.dumps({endpoint: rows[offset:offset + limit]}).encode()
         self.apply_faults(handler, key, body, headers)
