@@ -91,11 +91,10 @@ def _latest_run(con, run_id: str | None) -> str:
 
 
 def cmd_errors(args: argparse.Namespace) -> int:
+    from rostersync_pipeline.config import load_district
     from rostersync_pipeline.lib.district_settings import write_settings
     from rostersync_pipeline.lib.export import export_errors
     from rostersync_pipeline.lib.warehouse import district_connection
-
-    from rostersync_pipeline.config import load_district
 
     config = load_district(Path(args.config_dir), args.district_id)
     with district_connection(args.warehouse, args.district_id) as con:

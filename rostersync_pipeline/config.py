@@ -44,6 +44,11 @@ class SourceConfig(_Strict):
     client_id_env: str | None = None
     client_secret_env: str | None = None
     page_limit: int = Field(default=1000, ge=1, le=10000)
+    api_version: Literal["v3.0", "v3.1"] = "v3.0"
+    oneroster_version: Literal["1.1", "1.2"] = "1.1"
+    token_url: str | None = Field(default=None, description="OneRoster 1.2 OAuth2 token URL.")
+    scope: str | None = None
+    timeout_s: float = Field(default=60.0, gt=0, le=600)
 
 
 class MatchKeys(_Strict):

@@ -2,8 +2,14 @@ with oneroster as (
     select 'oneroster' as provider, * from staging.stg_oneroster__terms
 ),
 
+clever as (
+    select 'clever' as provider, * from staging.stg_clever__terms
+),
+
 unioned as (
     select * from oneroster
+    union all by name
+    select * from clever
 ),
 
 final as (

@@ -8,9 +8,11 @@ night's export of the same district with about 3% of the students changed (see
 :data:`NIGHT_CHANGE_BASIS_POINTS`). Names are drawn from small built-in lists and every email is
 at ``example.org``: realistic-looking, clearly fake.
 
-The app's pre-existing state for the demo is seeded by :func:`seed_roster`
-(:mod:`rostersync_pipeline.lib.synthetic_roster`); the demo's planted problems are described in
-:mod:`rostersync_pipeline.lib.synthetic_problems`.
+Tables are built in :mod:`~rostersync_pipeline.lib.synthetic_sql` and written one
+``copy (select ...) to`` per file in :mod:`~rostersync_pipeline.lib.synthetic_export`. The app's
+pre-existing state for the demo is seeded by :func:`seed_roster`
+(:mod:`~rostersync_pipeline.lib.synthetic_roster`); the demo's planted problems are described
+in :mod:`~rostersync_pipeline.lib.synthetic_problems`.
 """
 
 from __future__ import annotations

@@ -73,6 +73,11 @@ def land_raw_roster(
             source_path=bundle_to_land(source, config.bundle_path),
             base_url=source.base_url,
             page_limit=source.page_limit,
+            api_version=source.api_version,
+            oneroster_version=source.oneroster_version,
+            token_url=source.token_url,
+            scope=source.scope,
+            timeout_s=source.timeout_s,
             **_secret_options(source),
         )
         write_fetch_context(con, context.run_id, district.district_id, result)

@@ -9,7 +9,12 @@ from rostersync_pipeline.defs.partitions import districts_partitions
 from rostersync_pipeline.lib.analytics import publish_run
 from rostersync_pipeline.lib.export import export_errors
 from rostersync_pipeline.lib.guard import read_guard_decision
-from rostersync_pipeline.lib.run_record import RunSummary, keep_run_errors, record_run, summarize_plan
+from rostersync_pipeline.lib.run_record import (
+    RunSummary,
+    keep_run_errors,
+    record_run,
+    summarize_plan,
+)
 from rostersync_pipeline.lib.summary_text import summary_markdown
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
