@@ -34,11 +34,6 @@ pytestmark = pytest.mark.skipif(
 DELETED = {"tobedeleted", "inactive"}
 EDUCATOR_ROLES = {"teacher", "aide", "proctor", "administrator", "siteadministrator", "principal"}
 ENROLLMENT_TEACHER_ROLES = {"teacher", "aide", "proctor", "administrator"}
-DEPARTMENT_ONLY = (
-    "the bundle's only org is a department: its sections and their enrollments are dropped "
-    "without a sync_errors row (plan_sections keeps a section only if its school is in "
-    "plan_schools)"
-)
 
 SAMPLES = {
     "moodle-full": ("oneroster-moodle-fixtures", "Test_full_data_set.zip"),
@@ -197,9 +192,6 @@ def test_users_that_cannot_be_imported_are_value_not_specified_rows(sample_run: 
 
 @pytest.fixture
 def sections_run(sample_run: SampleRun, request: pytest.FixtureRequest) -> SampleRun:
-    if request.node.callspec.params["sample_run"] in ("moodle-full", "moodle-minimal",
-                                                       "moodle-v1p2"):
-        request.applymarker(pytest.mark.xfail(reason=DEPARTMENT_ONLY, strict=True))
     return sample_run
 
 
@@ -284,11 +276,6 @@ def test_malformed_row_is_reported_and_blocks_deactivation(tmp_path: Path):
     _assert_nothing_deactivated(district, outcome)
 
 
-@pytest.mark.xfail(
-    reason="one short row gives one MALFORMED_ROW per missing column (12 rows, 'Found: 6' to "
-    "'Found: 17'): oneroster_csv._land_file copies every DuckDB reject row",
-    strict=True,
-)
 def test_a_short_row_is_one_malformed_row_error(tmp_path: Path):
     bundle = _school_bundle(tmp_path / "night0", ["s1"])
     with open(bundle / "users.csv", "a", encoding="utf-8") as handle:

@@ -51,7 +51,8 @@ incoming as (
     left join schools on schools.source_id = sections.school_source_id
     where sections.section_source_id not in (select source_id from blocked)
         and (
-            sections.school_source_id is null
+            -- no school, or an org that is not a school in this landing: imported without one
+            schools.source_id is null
             or schools.action in ('create', 'update', 'reactivate', 'unchanged')
         )
 ),

@@ -214,7 +214,8 @@ def _land_file(
         {"path": str(path), "run_id": run_id, "file": path.name},
     )
     rejects = con.execute(
-        "select line, column_name, error_type, error_message from rs_rejects order by line"
+        "select line, arg_min(column_name, column_idx), arg_min(error_type, column_idx), "
+        "arg_min(error_message, column_idx) from rs_rejects group by line order by line"
     ).fetchall()
     for line, column, error_type, message in rejects:
         problems.append(FetchProblem(
