@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DISTRICT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 CRON_PATTERN = re.compile(r"^[\d*/,\-A-Za-z?]+(\s+[\d*/,\-A-Za-z?]+){4}$")
@@ -49,6 +49,12 @@ class SourceConfig(_Strict):
     token_url: str | None = Field(default=None, description="OneRoster 1.2 OAuth2 token URL.")
     scope: str | None = None
     timeout_s: float = Field(default=60.0, gt=0, le=600)
+    retry_max_attempts: int = Field(default=5, ge=1, le=20, description="Tries per request.")
+    retry_backoff_s: float = Field(default=0.5, ge=0, le=60, description="First retry wait.")
+    events: bool = Field(default=False, description="Clever: events between full syncs.")
+    full_sync_every_days: float = Field(default=7, gt=0, le=30)
+    delta: bool = Field(default=False, description="OneRoster REST: dateLastModified deltas.")
+    raw_retention_runs: int = Field(default=14, ge=0, description="Raw archives kept; 0: none.")
 
 
 class MatchKeys(_Strict):
@@ -67,10 +73,17 @@ class MatchKeys(_Strict):
         return keys
 
 
+UserField = Literal[
+    "sis_id", "state_id", "student_number", "email", "username", "first_name", "middle_name",
+    "last_name", "birth_date", "grade", "school",
+]
+SectionField = Literal["sis_id", "name", "school", "course", "term"]
+
+
 class RequiredFields(_Strict):
-    students: list[str] = ["sis_id", "first_name", "last_name", "grade"]
-    educators: list[str] = ["first_name", "last_name", "email"]
-    sections: list[str] = ["name"]
+    students: list[UserField] = ["sis_id", "first_name", "last_name", "grade"]
+    educators: list[UserField] = ["first_name", "last_name", "email"]
+    sections: list[SectionField] = ["name"]
 
 
 class SchoolsConfig(_Strict):
@@ -94,11 +107,39 @@ class GuardConfig(_Strict):
         description="Entities with fewer app records than this are not held by the percentage "
         "guards (a 10% rule on a 5-record table would hold every change).",
     )
+    max_id_change_pct: float = Field(
+        default=20.0, ge=0, le=100,
+        description="Hold the run when more than this share of matched students or educators "
+        "would change their primary ID (sis_id) at once (an integration switch).",
+    )
+
+
+class AlertsConfig(_Strict):
+    open_alert_policy: Literal["create", "hold"] = Field(
+        default="create",
+        description="An incoming record with an open possible-duplicate alert: create it anyway "
+        "(create) or hold it back until someone decides (hold).",
+    )
+
+
+StudentIdField = Literal["sis_id", "student_number", "state_id"]
+MappedField = Literal[
+    "sis_id", "state_id", "student_number", "email", "username", "middle_name", "birth_date",
+    "programs",
+]
 
 
 class NotificationsConfig(_Strict):
     emails: list[str] = []
     on: list[Literal["failed", "held", "errors"]] = ["failed", "held", "errors"]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unquoted_on(cls, data: object) -> object:
+        # YAML 1.1 reads a bare `on:` key as the boolean true
+        if isinstance(data, dict) and True in data:
+            data = {("on" if k is True else k): v for k, v in data.items()}
+        return data
 
 
 class DistrictConfig(_Strict):
@@ -114,6 +155,15 @@ class DistrictConfig(_Strict):
         description="Extra or overriding source grade value -> app grade code.",
     )
     programs: list[str] = Field(default_factory=list, description="The district's program list.")
+    student_id_field: StudentIdField = Field(
+        default="sis_id", description="Which source field is the students' ID (app sis_id)."
+    )
+    field_mapping: dict[MappedField, Literal["not_imported", "sis_id"]] = Field(
+        default_factory=dict,
+        description="Source field -> 'not_imported', or 'sis_id' (student_number / state_id "
+        "only: that field is the students' ID).",
+    )
+    alerts: AlertsConfig = AlertsConfig()
     schools: SchoolsConfig = SchoolsConfig()
     import_rule: ImportRule = "create_update_deactivate"
     guard: GuardConfig = GuardConfig()
@@ -145,6 +195,23 @@ class DistrictConfig(_Strict):
         if not CRON_PATTERN.match(value.strip()):
             raise ValueError(f"not a 5-field cron string: {value!r}")
         return value.strip()
+
+    @model_validator(mode="after")
+    def _consistent_field_mapping(self) -> DistrictConfig:
+        id_fields = [k for k, v in self.field_mapping.items() if v == "sis_id"]
+        if any(k not in ("student_number", "state_id") for k in id_fields) or len(id_fields) > 1:
+            raise ValueError("field_mapping: only one of student_number / state_id may map to "
+                             "sis_id")
+        if id_fields and self.student_id_field not in ("sis_id", id_fields[0]):
+            raise ValueError(f"field_mapping maps {id_fields[0]} to sis_id but student_id_field "
+                             f"is {self.student_id_field}")
+        required = {*self.required_fields.students, *self.required_fields.educators}
+        dropped = sorted(k for k, v in self.field_mapping.items()
+                         if v == "not_imported" and k in required)
+        if dropped:
+            raise ValueError(f"field_mapping: required field(s) {', '.join(dropped)} cannot be "
+                             "not_imported")
+        return self
 
 
 def _describe(exc: ValidationError, path: Path) -> str:
@@ -195,6 +262,21 @@ def district_config_paths(config_dir: Path) -> list[Path]:
 def load_all_district_configs(config_dir: Path) -> dict[str, DistrictConfig]:
     """Every district config in a directory, by district id."""
     return {p.stem: load_district_config(p) for p in district_config_paths(config_dir)}
+
+
+def load_valid_district_configs(
+    config_dir: Path,
+) -> tuple[dict[str, DistrictConfig], dict[str, ConfigError]]:
+    """Every valid district config, and the errors of the invalid ones (one bad file must not
+    stop the other districts' schedules and sensors)."""
+    valid: dict[str, DistrictConfig] = {}
+    invalid: dict[str, ConfigError] = {}
+    for path in district_config_paths(config_dir):
+        try:
+            valid[path.stem] = load_district_config(path)
+        except ConfigError as exc:
+            invalid[path.stem] = exc
+    return valid, invalid
 
 
 def load_district(config_dir: Path, district_id: str) -> DistrictConfig:

@@ -9,11 +9,13 @@ import dagster as dg
 from rostersync_pipeline.defs.checks.expectation_checks import users_expectation_suite
 from rostersync_pipeline.defs.ingest.assets import land_raw_roster
 from rostersync_pipeline.defs.jobs import sync_district_job
+from rostersync_pipeline.defs.notifications import NOTIFICATION_SENSORS
 from rostersync_pipeline.defs.reports.assets import error_export, run_summary
 from rostersync_pipeline.defs.schedules import nightly_schedules
 from rostersync_pipeline.defs.sensors import district_configs_sensor, drop_folder_sensor
 from rostersync_pipeline.defs.sync.assets import synced_roster
 from rostersync_pipeline.defs.transform.assets import match_and_plan, normalize_roster
+from rostersync_pipeline.resources.smtp import SmtpResource
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
 ASSETS = [land_raw_roster, normalize_roster, match_and_plan, synced_roster, error_export,
@@ -27,9 +29,9 @@ def build_definitions(config_dir: str, warehouse_dir: str) -> dg.Definitions:
         assets=ASSETS,
         asset_checks=CHECKS,
         jobs=[sync_district_job],
-        schedules=nightly_schedules(warehouse.all_districts),
-        sensors=[district_configs_sensor, drop_folder_sensor],
-        resources={"warehouse": warehouse},
+        schedules=nightly_schedules(warehouse.valid_districts),
+        sensors=[district_configs_sensor, drop_folder_sensor, *NOTIFICATION_SENSORS],
+        resources={"warehouse": warehouse, "smtp": SmtpResource()},
     )
 
 

@@ -159,3 +159,24 @@ def test_drop_folder_sensor_runs_each_new_bundle_once(defs: dg.Definitions, tmp_
         fourth = tick(instance, third.cursor)
         assert bundles(fourth) == ["roster-tuesday.zip"]
         assert len(json.loads(fourth.cursor)["south-usd"]) == 2
+
+
+def test_one_bad_district_config_does_not_stop_the_others(tmp_path: Path) -> None:
+    write_config(tmp_path / "config", MINIMAL)
+    write_config(tmp_path / "config", {**MINIMAL, "district_id": "broken-district",
+                                       "timezone": "Mars/Olympus_Mons"})
+    defs = build_definitions(str(tmp_path / "config"), str(tmp_path / "warehouse"))
+    assert [s.name for s in defs.schedules] == ["nightly_north_isd"]
+
+
+def test_unquoted_on_key_in_notifications_is_read_as_on(tmp_path: Path) -> None:
+    path = tmp_path / "north-isd.yaml"
+    path.write_text(yaml.safe_dump(MINIMAL) + "notifications:\n  emails: [ops@example.org]\n"
+                    "  on: [failed]\n", encoding="utf-8")
+    assert load_district_config(path).notifications.on == ["failed"]
+
+
+def test_required_field_names_are_checked(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {**MINIMAL, "required_fields": {"students": ["frist_name"]}})
+    with pytest.raises(ConfigError, match="key required_fields.students.0"):
+        load_district_config(path)

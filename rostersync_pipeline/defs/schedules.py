@@ -1,14 +1,9 @@
 """Nightly schedules: one per district, at its configured cron in its own time zone."""
 
-
-import logging
-
 import dagster as dg
 
-from rostersync_pipeline.config import ConfigError, DistrictConfig
+from rostersync_pipeline.config import DistrictConfig
 from rostersync_pipeline.defs.jobs import sync_district_job
-
-log = logging.getLogger(__name__)
 
 
 def nightly_schedule(district: DistrictConfig) -> dg.ScheduleDefinition:
@@ -18,8 +13,7 @@ def nightly_schedule(district: DistrictConfig) -> dg.ScheduleDefinition:
         execution_timezone=district.timezone,
         job=sync_district_job,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"Nightly sync of {district.district_id} ({district.schedule}, "
-        f"{district.timezone}).",
+        description=f"Nightly sync of {district.district_id} ({district.schedule}, {district.timezone}).",
     )
     def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         return dg.RunRequest(
@@ -32,9 +26,5 @@ def nightly_schedule(district: DistrictConfig) -> dg.ScheduleDefinition:
 
 
 def nightly_schedules(load_districts) -> list[dg.ScheduleDefinition]:
-    try:
-        districts = load_districts()
-    except ConfigError as exc:
-        log.error("district configs not loaded for schedules: %s", exc)
-        return []
-    return [nightly_schedule(d) for d in districts.values()]
+    """One schedule per valid district config (invalid files are logged and skipped)."""
+    return [nightly_schedule(d) for d in load_districts().values()]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from rostersync_pipeline.config import ConfigError, district_config_paths
+from rostersync_pipeline.config import district_config_paths
 from rostersync_pipeline.defs.jobs import sync_district_job
 from rostersync_pipeline.defs.partitions import districts_partitions
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
@@ -51,10 +51,7 @@ def bundles_in(folder: Path) -> list[Path]:
 )
 def drop_folder_sensor(context: dg.SensorEvaluationContext, warehouse: RosterWarehouse):
     seen: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
-    try:
-        districts = warehouse.all_districts()
-    except ConfigError as exc:
-        return dg.SkipReason(f"district configs not loaded: {exc}")
+    districts = warehouse.valid_districts()
     requests = []
     for district_id, district in sorted(districts.items()):
         if not district.source.drop_folder:

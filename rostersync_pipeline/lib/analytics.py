@@ -7,10 +7,13 @@ District files stay private to their runs (no cross-file locks). Analysts open
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
 import duckdb
+
+log = logging.getLogger(__name__)
 
 PUBLISHED = {
     "runs": "select * from sync.runs where run_id = $run_id",
@@ -37,8 +40,13 @@ def analytics_dir(warehouse_dir: Path | str) -> Path:
 
 def publish_run(
     con: duckdb.DuckDBPyConnection, warehouse_dir: Path | str, district_id: str, run_id: str
-) -> None:
-    """Write this run's analytics tables as Parquet, then refresh the analytics views."""
+) -> bool:
+    """Write this run's analytics tables as Parquet; make sure the analytics views exist.
+
+    The views read the Parquet folders by glob, so a new run's files show up without touching
+    ``analytics.duckdb``. Returns False if the views could not be created because an analyst
+    holds the analytics database open (the Parquet files are published all the same).
+    """
     base = analytics_dir(warehouse_dir)
     for table, sql in PUBLISHED.items():
         folder = base / table / f"district_id={district_id}"
@@ -49,12 +57,20 @@ def publish_run(
         target = folder / f"{run_id}.parquet"
         query = f"select * exclude (district_id) from ({sql})" if table == "runs" else sql
         con.sql(query, params={"run_id": run_id}).pl().write_parquet(target)
-    refresh_views(warehouse_dir)
+    try:
+        ensure_views(warehouse_dir)
+    except duckdb.IOException:
+        log.warning("analytics.duckdb is locked by another process; views not refreshed")
+        return False
+    return True
 
 
-def refresh_views(warehouse_dir: Path | str, timeout_s: float = 30.0) -> Path:
-    base = analytics_dir(warehouse_dir)
-    path = Path(warehouse_dir) / "analytics.duckdb"
+def ensure_views(warehouse_dir: Path | str, timeout_s: float = 10.0) -> Path:
+    """Create the analytics views that are missing (absolute paths, so they work from anywhere)."""
+    base = analytics_dir(warehouse_dir).resolve()
+    path = Path(warehouse_dir).resolve() / "analytics.duckdb"
+    if path.exists() and _views_present(path):
+        return path
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -66,9 +82,9 @@ def refresh_views(warehouse_dir: Path | str, timeout_s: float = 30.0) -> Path:
             time.sleep(0.2)
     try:
         for table in PUBLISHED:
-            pattern = (base / table / "*" / "*.parquet").as_posix()
             if not any((base / table).glob("*/*.parquet")):
                 continue
+            pattern = (base / table / "*" / "*.parquet").as_posix()
             con.execute(
                 f"create or replace view {table} as select * from read_parquet("
                 f"'{pattern.replace(chr(39), chr(39) * 2)}', hive_partitioning = true, "
@@ -77,3 +93,17 @@ def refresh_views(warehouse_dir: Path | str, timeout_s: float = 30.0) -> Path:
     finally:
         con.close()
     return path
+
+
+def _views_present(path: Path) -> bool:
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException:
+        return True  # someone has it open: the views were made before
+    try:
+        names = {row[0] for row in con.execute(
+            "select view_name from duckdb_views() where not internal"
+        ).fetchall()}
+    finally:
+        con.close()
+    return set(PUBLISHED) <= names

@@ -84,6 +84,20 @@ ERROR_CODES: dict[str, ErrorCode] = {
             "Export the file again from the SIS with one value per header column.",
         ),
         ErrorCode(
+            "PROVIDER_NOT_HEALTHY",
+            "The provider reports the district as not syncing (e.g. Clever state paused or "
+            "error); nothing was fetched and nothing changed.",
+            "Resume sharing or fix the district's state at the provider (Clever dashboard), then "
+            "run the sync again.",
+        ),
+        ErrorCode(
+            "ENDPOINT_NOT_OFFERED",
+            "The provider does not offer an endpoint the sync asked for; that entity was not "
+            "fetched and is not deactivated.",
+            "Ask the provider (or SIS vendor) to enable the endpoint, or ignore this if the "
+            "district does not use that entity.",
+        ),
+        ErrorCode(
             "FETCH_INCOMPLETE",
             "Part of the roster could not be fetched (a missing file, a failed page).",
             "Send the complete bundle (every file the manifest lists) or retry the fetch. No "

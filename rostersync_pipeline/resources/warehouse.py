@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,8 +10,15 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from rostersync_pipeline.config import DistrictConfig, load_all_district_configs, load_district
+from rostersync_pipeline.config import (
+    DistrictConfig,
+    load_all_district_configs,
+    load_district,
+    load_valid_district_configs,
+)
 from rostersync_pipeline.lib.warehouse import district_connection, district_db_path
+
+log = logging.getLogger(__name__)
 
 
 class RosterWarehouse(dg.ConfigurableResource):
@@ -23,7 +31,15 @@ class RosterWarehouse(dg.ConfigurableResource):
         return load_district(Path(self.config_dir), district_id)
 
     def all_districts(self) -> dict[str, DistrictConfig]:
+        """Every district config; raises ConfigError if any file is invalid."""
         return load_all_district_configs(Path(self.config_dir))
+
+    def valid_districts(self) -> dict[str, DistrictConfig]:
+        """Every valid district config; invalid files are logged and skipped."""
+        valid, invalid = load_valid_district_configs(Path(self.config_dir))
+        for district_id, error in sorted(invalid.items()):
+            log.error("district %s skipped: %s", district_id, error)
+        return valid
 
     def db_path(self, district_id: str) -> Path:
         return district_db_path(self.warehouse_dir, district_id)

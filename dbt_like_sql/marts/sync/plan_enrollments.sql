@@ -99,7 +99,9 @@ incoming_actions as (
             when matched_app_id is null and (is_deleted or settings.import_rule = 'update_only')
                 then 'skip'
             when matched_app_id is null then 'create'
-            when is_deleted and roster_status = 'active' and origin = 'sync' then 'deactivate'
+            when is_deleted and roster_status = 'active' and origin = 'sync'
+                and settings.import_rule = 'create_update_deactivate'
+                and (select fetch_complete from config.run) then 'deactivate'
             when is_deleted then 'unchanged'
             when roster_status <> 'active' then 'reactivate'
             else 'unchanged'

@@ -90,7 +90,9 @@ incoming_actions as (
             when match_status = 'new' and (is_deleted or settings.import_rule = 'update_only')
                 then 'skip'
             when match_status = 'new' then 'create'
-            when is_deleted and roster_status = 'active' and origin = 'sync' then 'deactivate'
+            when is_deleted and roster_status = 'active' and origin = 'sync'
+                and settings.import_rule = 'create_update_deactivate'
+                and (select fetch_complete from config.run) then 'deactivate'
             when is_deleted then 'unchanged'
             when roster_status <> 'active' then 'reactivate'
             when len(changed_fields) > 0 then 'update'

@@ -185,9 +185,17 @@ def _land_file(
         "strict_mode=true, store_rejects=true, rejects_table='rs_rejects', "
         f"rejects_scan='rs_reject_scans', null_padding={str(null_padding).lower()})"
     )
-    read_columns = [
-        row[0] for row in con.execute(f"describe select * from {scan}", {"path": str(path)}).fetchall()
-    ]
+    try:
+        read_columns = [
+            row[0]
+            for row in con.execute(f"describe select * from {scan}", {"path": str(path)}).fetchall()
+        ]
+    except duckdb.Error as exc:
+        problems.append(FetchProblem(
+            path.name, f"the file cannot be read as CSV: {str(exc).splitlines()[0]}",
+            row=None, error_code="MALFORMED_FILE",
+        ))
+        return 0
     if len(read_columns) > len(header):
         problems.append(FetchProblem(
             path.name,
