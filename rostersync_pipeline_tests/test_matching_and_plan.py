@@ -325,6 +325,34 @@ def test_dry_run_plans_and_reports_but_leaves_the_roster(synced: District, tmp_p
     assert synced.roster_snapshot() == before
 
 
+@pytest.mark.xfail(
+    reason="a delta landing that does not resend orgs.csv: new users and sections of an "
+    "existing app school are created with school_app_id null (core.users' primary_school and "
+    "plan_sections resolve schools only among the landed orgs, never roster.schools)",
+    strict=True,
+)
+def test_delta_records_of_an_existing_school_keep_that_school(synced: District, tmp_path: Path):
+    school_app_id = synced.scalar("select app_id from roster.schools where source_id = 'sch1'")
+    delta = write_bundle(
+        tmp_path / "delta",
+        users=[student("s4", "sch1")],
+        classes=[section("sec2", "sch1")],
+        enrollments=[enrollment("e-s4", "sec2", "s4", "sch1")],
+        manifest={f"file.{name}": "delta" for name in ("orgs", "users", "classes",
+                                                       "enrollments")},
+    )
+
+    outcome = synced.sync(delta)
+
+    assert outcome.summary.fetch_mode == "delta"
+    assert outcome.summary.counts["students"] == {"create": 1}
+    assert synced.query("select school_app_id from roster.users where source_id = 's4'") == [
+        (school_app_id,)]
+    assert synced.query(
+        "select school_app_id from roster.sections where source_id = 'sec2'") == [
+        (school_app_id,)]
+
+
 def large_roster(n: int) -> list[dict[str, str]]:
     return students(*(f"s{i:02d}" for i in range(n)))
 
@@ -338,7 +366,7 @@ def test_mass_deactivation_is_held_until_the_threshold_allows_it(tmp_path: Path)
 
     held = district.sync(night1)
 
-    assert held.success and held.status == "held"
+    assert held.success and held.status == "requires_review"
     assert any("students: would deactivate 9 of 30" in r for r in held.summary.reasons)
     assert district.roster_snapshot() == before
 

@@ -190,13 +190,8 @@ def test_users_that_cannot_be_imported_are_value_not_specified_rows(sample_run: 
         sample_run.district.errors(sample_run.outcome.run_id))
 
 
-@pytest.fixture
-def sections_run(sample_run: SampleRun, request: pytest.FixtureRequest) -> SampleRun:
-    return sample_run
-
-
-def test_every_section_and_enrollment_is_created_or_reported(sections_run: SampleRun):
-    district, outcome, expected = sections_run.district, sections_run.outcome, sections_run.expected
+def test_every_section_and_enrollment_is_created_or_reported(sample_run: SampleRun):
+    district, outcome, expected = sample_run.district, sample_run.outcome, sample_run.expected
     reported = {e["source_id"] for e in district.errors(outcome.run_id)}
     sections = {s for (s,) in district.query("select source_id from roster.sections")}
     enrollments = {s for (s,) in district.query("select source_id from roster.enrollments")}
