@@ -23,7 +23,7 @@ union all select 'enrollments', count(*) from roster.enrollments where status = 
 
 @dataclass(frozen=True)
 class GuardDecision:
-    status: str  # apply | held | dry_run
+    status: str  # apply | held | dry_run | skipped
     reasons: list[str] = field(default_factory=list)
 
     @property
@@ -32,7 +32,8 @@ class GuardDecision:
 
     @property
     def run_status(self) -> str:
-        return {"apply": "applied", "held": "held", "dry_run": "dry_run"}[self.status]
+        return {"apply": "applied", "held": "held", "dry_run": "dry_run",
+                "skipped": "skipped"}[self.status]
 
 
 def plan_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
@@ -52,6 +53,10 @@ def evaluate_guard(
     dry_run: bool,
     require_approval: bool,
 ) -> GuardDecision:
+    state = con.execute("select provider_state from config.run").fetchall()
+    if state and state[0][0] != "healthy":
+        return GuardDecision("skipped", [f"provider state is {state[0][0]!r}: run skipped, "
+                                         "nothing fetched, nothing applied"])
     if dry_run:
         return GuardDecision("dry_run", ["test import (dry run): nothing applied"])
     active = dict(con.execute(ROSTER_ENTITY_SQL).fetchall())

@@ -5,10 +5,13 @@ import os
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from rostersync_pipeline.defs.partitions import districts_partitions
+from rostersync_pipeline.lib.http import RetryPolicy
 from rostersync_pipeline.lib.landing import write_fetch_context
 from rostersync_pipeline.lib.providers import RAW_TABLES, fetch_and_land
+from rostersync_pipeline.lib.raw_archive import archive_raw
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
 RAW_SPECS = [
@@ -40,6 +43,15 @@ class LandingConfig(dg.Config):
     """A bundle to land instead of the configured ``source.path`` (set by the drop-folder sensor)."""
 
 
+def last_good_run_start(con: duckdb.DuckDBPyConnection) -> str | None:
+    """When the district's last applied, complete run started (UTC ISO), for REST deltas."""
+    rows = con.execute(
+        "select strftime(timezone('UTC', max(started_at)::timestamptz), '%Y-%m-%dT%H:%M:%SZ') "
+        "from sync.runs where status = 'applied' and fetch_complete"
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
 def bundle_to_land(source, override: str | None) -> Path | None:
     if override:
         return Path(override)
@@ -66,6 +78,9 @@ def land_raw_roster(
     district = warehouse.district(context.partition_key)
     source = district.source
     with warehouse.connect(district.district_id) as con:
+        fetch_started = con.execute("select now()::timestamp").fetchall()[0][0]
+        modified_since = (last_good_run_start(con)
+                          if source.delta and source.type == "oneroster_rest" else None)
         result = fetch_and_land(
             source.type,
             con,
@@ -78,15 +93,27 @@ def land_raw_roster(
             token_url=source.token_url,
             scope=source.scope,
             timeout_s=source.timeout_s,
+            retry=RetryPolicy(max_attempts=source.retry_max_attempts,
+                              backoff_initial_s=source.retry_backoff_s),
+            modified_since=modified_since,
+            events=source.events,
+            full_sync_every_days=source.full_sync_every_days,
             **_secret_options(source),
         )
         write_fetch_context(con, context.run_id, district.district_id, result)
+        con.execute("update config.run set started_at = ?", [fetch_started])
         counts = {t: con.execute(f"select count(*) from raw.{t}").fetchall()[0][0]
                   for t in RAW_TABLES}
+        archive = archive_raw(con, warehouse.warehouse_dir, district.district_id, context.run_id,
+                              RAW_TABLES, keep=source.raw_retention_runs)
     context.log.info(
         f"district {district.district_id}: landed {sum(counts.values())} raw rows; "
-        f"fetch complete={result.complete}, {len(result.problems)} problem(s)"
+        f"fetch complete={result.complete} ({result.mode}), {len(result.problems)} problem(s), "
+        f"provider state {result.provider_state}"
+        + (f", since {modified_since}" if modified_since else "")
     )
+    for problem in result.problems:
+        context.log.warning(f"{problem.error_code}: {problem.describe()}")
     for table in sorted(RAW_TABLES):
         yield dg.MaterializeResult(
             asset_key=dg.AssetKey(["raw", table]),
@@ -95,5 +122,8 @@ def land_raw_roster(
                 "fetch_complete": result.complete,
                 "provider": result.provider,
                 "fetch_problems": len(result.problems),
+                "fetch_mode": result.mode,
+                "provider_state": result.provider_state,
+                "raw_archive": str(archive) if archive else "off",
             },
         )

@@ -66,7 +66,8 @@ def fetch_and_land(
     - ``oneroster_csv``, ``clever_csv``: ``source_path`` (a .zip or a directory).
     - ``clever_api``: ``token`` (required), ``base_url`` (default https://api.clever.com; may
       end in /v3.0 or /v3.1), ``api_version`` ("v3.0" | "v3.1"), ``page_limit`` (1..10000),
-      ``timeout_s``, ``retry`` (an ``http.RetryPolicy``).
+      ``timeout_s``, ``retry`` (an ``http.RetryPolicy``), ``events`` (incremental runs from
+      Clever events between full syncs), ``full_sync_every_days``.
     - ``oneroster_rest``: ``base_url`` (the service root, before ``/ims/oneroster``),
       ``oneroster_version`` ("1.1" with OAuth 1.0a | "1.2" with OAuth 2 client credentials),
       ``client_id``, ``client_secret``, ``token_url`` (1.2; default ``<base_url>/token``),
@@ -88,7 +89,8 @@ def fetch_and_land(
     raise NotImplementedError(f"source type {source_type!r} is not available yet")
 
 
-CLEVER_OPTIONS = ("token", "base_url", "api_version", "page_limit", "timeout_s", "retry")
+CLEVER_OPTIONS = ("token", "base_url", "api_version", "page_limit", "timeout_s", "retry",
+                  "events", "full_sync_every_days")
 ONEROSTER_REST_OPTIONS = (
     "base_url", "oneroster_version", "client_id", "client_secret", "token_url", "scope",
     "page_limit", "modified_since", "timeout_s", "retry",

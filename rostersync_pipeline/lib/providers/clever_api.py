@@ -151,6 +151,7 @@ def fetch_and_land(
     con: duckdb.DuckDBPyConnection, *, run_id: str, token: str, base_url: str | None = None,
     api_version: str = "v3.0", page_limit: int = 1000, timeout_s: float = 60.0,
     retry: RetryPolicy | None = None, client: HttpClient | None = None,
+    events: bool = False, full_sync_every_days: float = 7.0,
 ) -> FetchResult:
     """Fetch one Clever district with its bearer token and land it into ``raw.clever_*``."""
     if not token:
