@@ -2,7 +2,7 @@
 
 Two run-status sensors watch the ``sync_district`` job. The district is the run's partition
 (tag ``dagster/partition``); what happened comes from the district's own ``sync.runs`` row for
-the run (status held / applied / dry_run, counts, errors per code, export path), so a message
+the run (held for review / applied / dry run, counts, errors per code, export path), so a message
 states what the warehouse recorded. Messages carry counts, codes, IDs and paths only (FERPA).
 
 Without an SMTP host in the environment a sensor skips with a logged reason; a delivery that
@@ -29,6 +29,10 @@ from rostersync_pipeline.resources.smtp import SmtpNotConfiguredError, SmtpResou
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
 PARTITION_TAG = "dagster/partition"
+# sync.runs statuses: a plan the guard held for review ("held" before the plan store named it
+# "requires_review"), and a plan applied.
+HELD_STATUSES = frozenset({"held", "requires_review"})
+APPLIED_STATUS = "applied"
 RUN_FAILED_SENSOR = "notify_run_failed"
 RUN_OUTCOME_SENSOR = "notify_run_outcome"
 
@@ -73,7 +77,7 @@ def outcome_message(
     if recorded is None:
         return f"run {run_id} has no sync.runs row in {district.district_id}'s warehouse"
     wanted = set(district.notifications.on)
-    if recorded.status == "held":
+    if recorded.status in HELD_STATUSES:
         if "held" not in wanted:
             return "held runs are not notified (notifications.on)"
         return compose_held_for_review(
@@ -84,7 +88,7 @@ def outcome_message(
             reason=recorded.reason or "held by the guard",
             counts=recorded.counts,
         )
-    if recorded.status != "applied":
+    if recorded.status != APPLIED_STATUS:
         return f"run status {recorded.status}: nothing to notify"
     if not recorded.error_counts:
         return "applied without record errors: nothing to notify"
