@@ -53,7 +53,7 @@ def test_demo_district_lands_and_stages_to_canonical_counts(con) -> None:
     assert result.mode == "bulk"
     assert {t: scalar(con, f"select count(*) from raw.{t}") for t in clever_api.RAW_TABLES} == {
         "clever_districts": 1, "clever_schools": 5, "clever_users": 2098,
-        "clever_sections": 378, "clever_terms": 5, "clever_courses": 343,
+        "clever_sections": 378, "clever_terms": 5, "clever_courses": 343, "clever_events": 0,
     }
     assert scalar(con, "select count(distinct _source_row) from raw.clever_users") == 2098
     create_staging_views(con, "clever")

@@ -4,11 +4,16 @@ Users, sections and the district come from ``clever-v3-demo-district``; schools,
 courses (which that sample lacks) are derived from the IDs the users and sections refer to.
 Pages follow Clever: ``limit`` and ``starting_after``, a ``links`` list with ``self`` and
 ``next``. Every request is counted per (endpoint, page); faults come from :class:`Faults`.
+
+``/events`` serves the events raised with :meth:`CleverServer.emit` (shaped like the recorded
+``clever-v3-sdk-recordings`` bodies, with ``previous_attributes``), oldest first;
+``ending_before=last`` answers the newest; an unknown or expired ``starting_after`` is a 404.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -57,6 +62,60 @@ class CleverServer(FakeServer):
             **derived_objects(users, sections, districts[0]["id"]),
         }
         self.seen_limits: list[int] = []
+        self.events: list[dict] = []
+        self._event_seq = 0x64206E4431F12F05CC490000
+        self._events_next_page: dict[str, int] = {}
+
+    def emit(self, event_type: str, obj: dict, previous_attributes: dict | None = None) -> str:
+        """Raise a Clever event (``users.updated``…) and change the served data to match."""
+        endpoint, action = event_type.split(".")
+        rows = self.collections[endpoint]
+        index = next((i for i, r in enumerate(rows) if r["id"] == obj["id"]), None)
+        if action == "deleted" and index is not None:
+            rows.pop(index)
+        elif action in ("created", "updated"):
+            if index is None:
+                rows.append(obj)
+            else:
+                rows[index] = obj
+        self._event_seq += 1
+        event_id = f"{self._event_seq:024x}"
+        data = {"object": obj}
+        if previous_attributes is not None:
+            data["previous_attributes"] = previous_attributes
+        self.events.append({"created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                            "data": data, "id": event_id, "type": event_type})
+        return event_id
+
+    def expire_events(self) -> None:
+        """Clever's retention: every event raised so far is gone."""
+        self.events.clear()
+
+    def events_page(self, version: str, query: dict[str, str], limit: int
+                    ) -> tuple[int, bytes] | None:
+        """(page number, body) of ``/events``, or None for an unknown ``starting_after``."""
+        ids = [e["id"] for e in self.events]
+        after = query.get("starting_after")
+        if query.get("ending_before") == "last":
+            start = max(len(ids) - limit, 0)
+        elif after:
+            if after not in ids:
+                return None
+            start = ids.index(after) + 1
+        else:
+            start = 0
+        rows = self.events[start:start + limit]
+        base = f"/{version}/events?limit={limit}"
+        links = [{"rel": "self", "uri": base}]
+        if query.get("ending_before") != "last" and start + limit < len(ids):
+            links.append({"rel": "next", "uri": f"{base}&starting_after={rows[-1]['id']}"})
+        body = {"data": [{"data": e, "uri": f"/{version}/events/{e['id']}"} for e in rows],
+                "links": links}
+        # page numbers count from the first page of each fetch (a fetch follows its next links)
+        number = self._events_next_page.get(after, 1) if after else 1
+        if len(links) > 1:
+            self._events_next_page[rows[-1]["id"]] = number + 1
+        return number, json.dumps(body).encode()
 
     def page_of(self, endpoint: str, limit: int, starting_after: str | None) -> tuple[int, int]:
         """(page number, index of its first row) for a cursor."""
@@ -71,7 +130,7 @@ class CleverServer(FakeServer):
         parts = urlsplit(handler.path)
         segments = parts.path.strip("/").split("/")
         if len(segments) != 2 or segments[0] not in ("v3.0", "v3.1") \
-                or segments[1] not in self.collections:
+                or segments[1] not in (*self.collections, "events"):
             self.send(handler, 404, b'{"error":"not found"}')
             return
         if handler.headers.get("Authorization") != f"Bearer {self.token}":
@@ -83,6 +142,13 @@ class CleverServer(FakeServer):
         self.seen_limits.append(limit)
         if not 1 <= limit <= MAX_LIMIT:
             self.send(handler, 400, b'{"error":"limit out of range"}')
+            return
+        if endpoint == "events":
+            found = self.events_page(version, query, limit)
+            if found is None:
+                self.send(handler, 404, b'{"error":"Resource not found"}')
+                return
+            self.apply_faults(handler, ("events", found[0]), found[1], {})
             return
         page, start = self.page_of(endpoint, limit, query.get("starting_after"))
         if start < 0:

@@ -29,6 +29,7 @@ from rostersync_pipeline.lib.http import (
     RetryPolicy,
 )
 from rostersync_pipeline.lib.landing import EntityMode, FetchProblem, FetchResult
+from rostersync_pipeline.lib.providers import clever_events
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ ENDPOINT_ENTITY = {
 }
 RAW_COLUMNS = ("id", "data")
 RAW_TABLES: dict[str, tuple[str, ...]] = {
-    f"clever_{endpoint}": RAW_COLUMNS for endpoint in ("districts", *ENDPOINT_ENTITY)
+    f"clever_{endpoint}": RAW_COLUMNS for endpoint in ("districts", *ENDPOINT_ENTITY, "events")
 }
 RAW_COLUMN_TYPES: dict[str, dict[str, str]] = {table: {"data": "json"} for table in RAW_TABLES}
 
@@ -162,28 +163,59 @@ def fetch_and_land(
         base_url=api_root(base_url, api_version), auth=BearerAuth(token),
         timeout=(min(10.0, timeout_s), timeout_s), retry=retry or RetryPolicy(),
     )
-    for table in RAW_TABLES:
-        con.execute(f"delete from raw.{table}")
     entity_modes: dict[str, EntityMode] = {e: "absent" for e in (*ENDPOINT_ENTITY.values(),
                                                                   "enrollments")}
     result = FetchResult(provider="clever_api", entity_modes=entity_modes)
     try:
         state, districts = fetch_district_state(client)
     except HttpError as exc:
-        result.provider_state = "unreachable"
+        state, districts = "unreachable", []
         result.problems.append(FetchProblem("clever districts page 1", exc.reason,
                                             record_type="endpoint"))
-        return result
     if state != "healthy":
+        return _unhealthy(con, result, state)
+    if events:
+        cursor = clever_events.read_cursor(con)
+        reason = clever_events.full_sync_reason(cursor, full_sync_every_days)
+        if reason is None and cursor is not None:
+            try:
+                return _events_run(con, client, cursor, result, run_id=run_id,
+                                   page_limit=page_limit)
+            except clever_events.CursorRejected as exc:
+                reason = f"Clever rejected the event cursor ({exc})"
+        log.info("clever: full sync (%s)", reason)
+    newest_read, newest = clever_events.newest_event_or_none(client) if events else (False, None)
+    full_sync_started = clever_events.utc_now()
+    for table in RAW_TABLES:
+        con.execute(f"delete from raw.{table}")
+    land_records(con, "clever_districts", districts, run_id=run_id, source_file="districts",
+                 first_row=1)
+    _land_all(con, client, result, run_id=run_id, page_limit=page_limit)
+    if events and newest_read and result.complete:
+        clever_events.save_cursor(con, run_id, newest, full_sync_at=full_sync_started)
+    elif events:
+        clever_events.reset_cursor(con)
+    return result
+
+
+def _unhealthy(con: duckdb.DuckDBPyConnection, result: FetchResult, state: str) -> FetchResult:
+    """A district Clever does not report healthy: nothing landed, the next run syncs in full."""
+    for table in RAW_TABLES:
+        con.execute(f"delete from raw.{table}")
+    clever_events.reset_cursor(con)
+    result.provider_state = state
+    if state != "unreachable":
         log.warning("clever district state is %r: nothing landed", state)
-        result.provider_state = state
         result.problems.append(FetchProblem(
             "clever districts", f"district sync state is {state!r}; nothing was landed",
             error_code="PROVIDER_NOT_HEALTHY", record_type="endpoint",
         ))
-        return result
-    land_records(con, "clever_districts", districts, run_id=run_id, source_file="districts",
-                 first_row=1)
+    return result
+
+
+def _land_all(con: duckdb.DuckDBPyConnection, client: HttpClient, result: FetchResult, *,
+              run_id: str, page_limit: int) -> None:
+    entity_modes = result.entity_modes
     auth_failed = False
     for endpoint, entity in ENDPOINT_ENTITY.items():
         if auth_failed:
@@ -202,4 +234,18 @@ def fetch_and_land(
     if entity_modes["sections"] == "bulk":
         entity_modes["enrollments"] = "bulk"
         result.row_counts["enrollments"] = enrollment_count(con)
+
+
+def _events_run(con: duckdb.DuckDBPyConnection, client: HttpClient,
+                cursor: clever_events.Cursor, result: FetchResult, *, run_id: str,
+                page_limit: int) -> FetchResult:
+    """Apply the events since the cursor onto the last landing; every entity is ``delta``."""
+    applied, failure = clever_events.run_events(con, client, cursor, run_id=run_id,
+                                                page_limit=page_limit)
+    for entity in result.entity_modes:
+        result.entity_modes[entity] = "delta"
+        result.row_counts[entity] = applied.get(entity, 0)
+    result.row_counts["clever_events"] = sum(applied.values())
+    if failure is not None:
+        result.problems.append(_problem("events", failure))
     return result
