@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from rostersync_pipeline.cli_identity import register_identity_commands
 from rostersync_pipeline.config import ConfigError
 
 DEFAULT_CONFIG_DIR = os.environ.get("ROSTERSYNC_CONFIG_DIR", "config/districts")
@@ -154,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--run", help="run id (default: the latest run)")
     add_common(plan, config=False)
     plan.set_defaults(func=cmd_plan)
+    register_identity_commands(sub, add_common)
     return parser
 
 

@@ -7,6 +7,7 @@ import os
 import dagster as dg
 
 from rostersync_pipeline.defs.checks.expectation_checks import users_expectation_suite
+from rostersync_pipeline.defs.identity.jobs import decide_match_alert_job
 from rostersync_pipeline.defs.ingest.assets import land_raw_roster
 from rostersync_pipeline.defs.jobs import sync_district_job
 from rostersync_pipeline.defs.notifications import NOTIFICATION_SENSORS
@@ -28,7 +29,7 @@ def build_definitions(config_dir: str, warehouse_dir: str) -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=CHECKS,
-        jobs=[sync_district_job],
+        jobs=[sync_district_job, decide_match_alert_job],
         schedules=nightly_schedules(warehouse.valid_districts),
         sensors=[district_configs_sensor, drop_folder_sensor, *NOTIFICATION_SENSORS],
         resources={"warehouse": warehouse, "smtp": SmtpResource()},

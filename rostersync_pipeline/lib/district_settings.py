@@ -15,8 +15,12 @@ from rostersync_pipeline.lib.grade_codes import grade_code_table
 def write_settings(con: duckdb.DuckDBPyConnection, config: DistrictConfig) -> None:
     con.execute(
         "create or replace table config.district as select ?::varchar as district_id, "
-        "?::varchar as import_rule, ?::boolean as create_unmatched_schools",
-        [config.district_id, config.import_rule, config.schools.create_unmatched],
+        "?::varchar as import_rule, ?::boolean as create_unmatched_schools, "
+        "?::varchar as student_id_field, ?::varchar[] as not_imported, "
+        "?::varchar as open_alert_policy",
+        [config.district_id, config.import_rule, config.schools.create_unmatched,
+         student_id_field(config), not_imported_fields(config),
+         config.alerts.open_alert_policy],
     )
     keys = config.match_keys
     match_rows = [
@@ -49,6 +53,16 @@ def write_settings(con: duckdb.DuckDBPyConnection, config: DistrictConfig) -> No
     code_rows = [(e.code, e.meaning, e.remediation) for e in ERROR_CODES.values()]
     _replace(con, "error_codes", "error_code varchar, meaning varchar, remediation varchar",
              code_rows)
+
+
+def student_id_field(config: DistrictConfig) -> str:
+    """The source field that carries the students' ID (app ``sis_id``)."""
+    mapped = [k for k, v in config.field_mapping.items() if v == "sis_id"]
+    return mapped[0] if mapped else config.student_id_field
+
+
+def not_imported_fields(config: DistrictConfig) -> list[str]:
+    return sorted(k for k, v in config.field_mapping.items() if v == "not_imported")
 
 
 def _replace(con: duckdb.DuckDBPyConnection, table: str, columns: str, rows: list) -> None:

@@ -3,6 +3,10 @@
 A plan that would deactivate more than ``max_deactivate_pct`` or update more than
 ``max_update_pct`` of an entity's active app records is held for review, not applied.
 Entities with fewer active records than ``min_entity_size`` are not held by percentages.
+A plan in which more than ``max_id_change_pct`` of the matched students (or educators) would
+change their primary ID (``sync.id_changes.primary_id_change``: the stored sis_id replaced by
+another value) is held too: an integration switch that maps the student ID to another field
+must be reviewed, not applied as a mass identity rewrite.
 (An incomplete fetch never reaches here with deactivations: the plan models drop them.)
 """
 
@@ -18,6 +22,17 @@ ROSTER_ENTITY_SQL = """
 select role || 's' as entity, count(*) from roster.users where status = 'active' group by all
 union all select 'sections', count(*) from roster.sections where status = 'active'
 union all select 'enrollments', count(*) from roster.enrollments where status = 'active'
+"""
+
+ID_CHANGE_SQL = """
+select matches.entity, count(*) as matched,
+    count(id_changes.app_id) filter (where id_changes.primary_id_change) as id_changes
+from sync.matches as matches
+left join sync.id_changes as id_changes
+    on id_changes.entity = matches.entity and id_changes.app_id = matches.app_id
+where matches.entity in ('students', 'educators') and matches.match_status = 'matched'
+group by matches.entity
+order by matches.entity
 """
 
 
@@ -73,9 +88,32 @@ def evaluate_guard(
                     f"{entity}: would {action} {actions[action]} of {size} active records "
                     f"({share:.1f}% > {limit:g}%)"
                 )
+    reasons.extend(id_change_reasons(con, guard))
     if require_approval:
         reasons.append("the district requires approval of every plan")
     return GuardDecision("held" if reasons else "apply", reasons)
+
+
+def id_change_reasons(con: duckdb.DuckDBPyConnection, guard: GuardConfig) -> list[str]:
+    """Why the run holds because too many matched records would change their primary ID."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'sync' and table_name = 'id_changes'"
+    ).fetchall()[0][0]
+    if not exists:
+        return []
+    reasons = []
+    for entity, matched, changes in con.execute(ID_CHANGE_SQL).fetchall():
+        if matched < max(guard.min_entity_size, 1) or not changes:
+            continue
+        share = 100.0 * changes / matched
+        if share > guard.max_id_change_pct:
+            reasons.append(
+                f"{entity}: {changes} of {matched} matched records would change their primary "
+                f"ID (sis_id) ({share:.1f}% > {guard.max_id_change_pct:g}% max_id_change_pct); "
+                "an integration switch? Check student_id_field / the source, then approve"
+            )
+    return reasons
 
 
 def record_guard_decision(

@@ -84,6 +84,15 @@ create table if not exists roster.change_log (
     changed_fields varchar[],
     applied_at timestamp not null
 );
+create table if not exists roster.match_decisions (
+    entity varchar not null,
+    source_id varchar not null,
+    decision varchar not null,
+    app_id bigint,
+    decided_by varchar,
+    note varchar,
+    decided_at timestamp not null
+);
 create table if not exists sync.runs (
     run_id varchar not null,
     district_id varchar not null,

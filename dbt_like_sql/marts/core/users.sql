@@ -4,11 +4,19 @@ with users as (
 ),
 
 schools as (
+    -- orgs that are schools: landed now, or known to the app (a delta need not resend orgs)
     select school_source_id from intermediate.int_schools_unioned
+    union
+    select source_id from roster.schools where source_id is not null
 ),
 
 grade_codes as (
     select * from config.grade_codes
+),
+
+settings as (
+    -- student_id_field: which source field is the students' ID; not_imported: fields dropped
+    select student_id_field, not_imported from config.district
 ),
 
 primary_school as (
@@ -27,25 +35,39 @@ final as (
     select
         users.user_source_id,
         users.role,
-        users.sis_id,
-        users.state_id,
-        users.student_number,
-        lower(trim(users.email)) as email,
-        users.username,
+        case
+            when list_contains(settings.not_imported, 'sis_id') then null
+            when users.role <> 'student' or settings.student_id_field = 'sis_id'
+                then users.sis_id
+            when settings.student_id_field = 'student_number' then users.student_number
+            when settings.student_id_field = 'state_id' then users.state_id
+        end as sis_id,
+        case when not list_contains(settings.not_imported, 'state_id')
+            then users.state_id end as state_id,
+        case when not list_contains(settings.not_imported, 'student_number')
+            then users.student_number end as student_number,
+        case when not list_contains(settings.not_imported, 'email')
+            then lower(trim(users.email)) end as email,
+        case when not list_contains(settings.not_imported, 'username')
+            then users.username end as username,
         users.first_name,
-        users.middle_name,
+        case when not list_contains(settings.not_imported, 'middle_name')
+            then users.middle_name end as middle_name,
         users.last_name,
-        users.birth_date,
+        case when not list_contains(settings.not_imported, 'birth_date')
+            then users.birth_date end as birth_date,
         users.grade_raw,
         grade_codes.grade_code,
         primary_school.school_source_id,
         users.school_source_ids,
-        users.program_names,
+        case when list_contains(settings.not_imported, 'programs') then []::varchar[]
+            else coalesce(users.program_names, []::varchar[]) end as program_names,
         users.is_deleted,
         users.provider,
         users.source_file,
         users.source_row
     from users
+    cross join settings
     left join primary_school on primary_school.user_source_id = users.user_source_id
     left join grade_codes on grade_codes.source_value = lower(trim(users.grade_raw))
 )

@@ -1,6 +1,8 @@
 -- Every incoming school, student, educator and section -> the app record it matches, or new.
 -- The first match key (in the district's order) that finds any app record decides:
 -- exactly one app record -> matched; several -> ambiguous (EXACT_MATCH_MULTIPLE).
+-- A recorded decision (roster.match_decisions, "match to app record X") is consulted first and
+-- wins (matched_rule 'decision'); a "create" decision only closes the possible-duplicate alert.
 with incoming_keys as (
     select * from intermediate.int_match_keys_incoming
 ),
@@ -15,6 +17,18 @@ match_keys as (
 
 incoming as (
     select distinct entity, source_id from incoming_keys
+),
+
+decisions as (
+    -- the latest decision per incoming record that names an existing app record
+    select match_decisions.entity, match_decisions.source_id, match_decisions.app_id
+    from roster.match_decisions as match_decisions
+    qualify row_number() over (
+        partition by match_decisions.entity, match_decisions.source_id
+        order by match_decisions.decided_at desc
+    ) = 1
+        and match_decisions.decision = 'match'
+        and match_decisions.app_id in (select app_id from roster.users)
 ),
 
 candidates as (
@@ -60,18 +74,28 @@ final as (
         incoming.entity,
         incoming.source_id,
         case
+            when decisions.app_id is not null then 'matched'
             when deciding.candidate_count = 1 then 'matched'
             when deciding.candidate_count > 1 then 'ambiguous'
             else 'new'
         end as match_status,
-        deciding.key_name as matched_rule,
-        deciding.key_value as matched_value,
-        case when deciding.candidate_count = 1 then deciding.app_id end as app_id,
-        coalesce(deciding.candidate_app_ids, []::bigint[]) as candidate_app_ids
+        case when decisions.app_id is not null then 'decision'
+            else deciding.key_name end as matched_rule,
+        case when decisions.app_id is not null then cast(decisions.app_id as varchar)
+            else deciding.key_value end as matched_value,
+        case
+            when decisions.app_id is not null then decisions.app_id
+            when deciding.candidate_count = 1 then deciding.app_id
+        end as app_id,
+        case when decisions.app_id is not null then [decisions.app_id]
+            else coalesce(deciding.candidate_app_ids, []::bigint[]) end as candidate_app_ids
     from incoming
     left join deciding
         on deciding.entity = incoming.entity
         and deciding.source_id = incoming.source_id
+    left join decisions
+        on decisions.entity = incoming.entity
+        and decisions.source_id = incoming.source_id
 )
 
 select * from final

@@ -10,11 +10,26 @@ matches as (
 ),
 
 blocked as (
-    select distinct source_id from sync.user_checks
+    select distinct source_id from sync.user_checks where blocks_import
+),
+
+program_list as (
+    -- the district's program list (custom names); empty -> programs are not validated
+    select
+        coalesce(list(program_name order by program_name), []::varchar[]) as names,
+        coalesce(list(lower(trim(program_name)) order by program_name), []::varchar[])
+            as lower_names
+    from config.programs
 ),
 
 schools as (
     select source_id, action, app_id from sync.plan_schools
+    union all
+    -- app schools this landing does not list (a delta without orgs.csv)
+    select roster_schools.source_id, 'unchanged' as action, roster_schools.app_id
+    from roster.schools as roster_schools
+    anti join sync.plan_schools on plan_schools.source_id = roster_schools.source_id
+    where roster_schools.status = 'active' and roster_schools.source_id is not null
 ),
 
 roster_users as (
@@ -22,7 +37,9 @@ roster_users as (
 ),
 
 settings as (
-    select * from config.district
+    select district.*, run.fetch_complete
+    from config.district as district
+    cross join config.run as run
 ),
 
 deactivation_allowed as (
@@ -42,7 +59,14 @@ next_id as (
 
 incoming as (
     select
-        users.*,
+        users.* replace (
+            case when len(program_list.lower_names) = 0 then users.program_names
+            else list_transform(
+                list_filter(users.program_names,
+                    lambda p: list_contains(program_list.lower_names, lower(trim(p)))),
+                lambda p: program_list.names[list_position(program_list.lower_names, lower(trim(p)))]
+            ) end as program_names
+        ),
         matches.match_status,
         matches.matched_rule,
         matches.app_id as matched_app_id,
@@ -52,6 +76,7 @@ incoming as (
         on matches.source_id = users.user_source_id
         and matches.entity = users.role || 's'
     left join schools on schools.source_id = users.school_source_id
+    cross join program_list
     where users.user_source_id not in (select source_id from blocked)
         and (
             users.school_source_id is null
@@ -112,7 +137,7 @@ incoming_actions as (
             when match_status = 'new' then 'create'
             when is_deleted and roster_status = 'active' and origin = 'sync'
                 and settings.import_rule = 'create_update_deactivate'
-                and (select fetch_complete from config.run) then 'deactivate'
+                and settings.fetch_complete then 'deactivate'
             when is_deleted then 'unchanged'
             when roster_status <> 'active' then 'reactivate'
             when len(changed_fields) > 0 then 'update'
@@ -127,6 +152,9 @@ protected as (
     select app_id from matches where app_id is not null
     union
     select unnest(candidate_app_ids) as app_id from matches
+    union
+    -- app records a problem row points at (EMAIL_CHANGED_IN_SIS, a held POSSIBLE_DUPLICATE, ...)
+    select app_id from sync.user_checks where app_id is not null
 ),
 
 missing as (

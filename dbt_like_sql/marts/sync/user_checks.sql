@@ -1,4 +1,7 @@
--- One row per problem with an incoming student or educator that keeps it from being imported.
+-- One row per problem with an incoming student or educator. blocks_import: the record is not
+-- imported (most codes). Not blocking: INVALID_PROGRAM_NAME (the record imports without that
+-- program). POSSIBLE_DUPLICATE rows appear only under alerts.open_alert_policy 'hold' (the
+-- record waits for a decision); under 'create' the alert stays in sync.match_alerts only.
 with users as (
     select * from core.users
 ),
@@ -167,6 +170,77 @@ same_app_record as (
     qualify count(*) over (partition by matched_app_id) > 1
 ),
 
+email_changed_in_sis as (
+    -- matching found nothing, but an app record holds this record's source id or sis id with
+    -- another email: the email changed in the SIS, not in the app (email-first districts)
+    select
+        users.user_source_id,
+        'EMAIL_CHANGED_IN_SIS' as error_code,
+        'email' as field,
+        users.email as error_value,
+        min(roster_users.app_id) as app_id,
+        'email changed in the SIS: the app record ' || min(roster_users.app_id)
+            || ' with this person''s ' || min(case when roster_users.source_id = users.user_source_id
+                then 'source id' else 'sis id' end)
+            || ' still has the old email ' || coalesce(min(roster_users.email), '(none)')
+            || '; not imported (it would create a duplicate). Update the email of app record '
+            || min(roster_users.app_id) || ' to the SIS email, then sync again' as message
+    from users
+    join matches
+        on matches.source_id = users.user_source_id
+        and matches.entity = users.role || 's'
+    join roster_users
+        on roster_users.role = users.role
+        and (
+            roster_users.source_id = users.user_source_id
+            or (users.sis_id is not null and roster_users.sis_id = users.sis_id)
+        )
+    where matches.match_status = 'new'
+        and not users.is_deleted
+        and users.email is not null
+        and lower(trim(roster_users.email)) is distinct from users.email
+    group by users.user_source_id, users.email
+),
+
+program_list as (
+    select
+        coalesce(list(lower(trim(program_name))), []::varchar[]) as lower_names
+    from config.programs
+),
+
+invalid_programs as (
+    -- validated only when the district has a program list; one row per unknown program
+    select
+        users.user_source_id,
+        'INVALID_PROGRAM_NAME' as error_code,
+        'programs' as field,
+        program.program_name as error_value,
+        null::bigint as app_id,
+        'program is not in the district program list; the record is imported without it'
+            as message
+    from users
+    cross join unnest(users.program_names) as program(program_name)
+    cross join program_list
+    where not users.is_deleted
+        and len(program_list.lower_names) > 0
+        and not list_contains(program_list.lower_names, lower(trim(program.program_name)))
+),
+
+possible_duplicates as (
+    select
+        alerts.source_id_l as user_source_id,
+        'POSSIBLE_DUPLICATE' as error_code,
+        null::varchar as field,
+        array_to_string(any_value(alerts.rules order by alerts.score desc), ', ') as error_value,
+        arg_max(alerts.app_id_r, alerts.score) as app_id,
+        'looks like app record ' || arg_max(alerts.app_id_r, alerts.score) || ' (score '
+            || max(alerts.score) || '); '
+            || '; held until a decision: rostersync alerts decide' as message
+    from sync.match_alerts as alerts
+    where alerts.status = 'open' and alerts.open_alert_policy = 'hold'
+    group by alerts.source_id_l
+),
+
 problems as (
     select * from missing_values
     union all by name select * from ambiguous
@@ -176,6 +250,9 @@ problems as (
     union all by name select * from username_held_by_app_record
     union all by name select * from username_shared_in_source
     union all by name select * from same_app_record
+    union all by name select * from email_changed_in_sis
+    union all by name select * from invalid_programs
+    union all by name select * from possible_duplicates
 ),
 
 final as (
@@ -190,7 +267,11 @@ final as (
         concat_ws(' ', users.first_name, users.last_name) as name,
         problems.message,
         users.source_file,
-        users.source_row
+        users.source_row,
+        case
+            when problems.error_code = 'INVALID_PROGRAM_NAME' then false
+            else true
+        end as blocks_import
     from problems
     join users on users.user_source_id = problems.user_source_id
     left join schools on schools.school_source_id = users.school_source_id

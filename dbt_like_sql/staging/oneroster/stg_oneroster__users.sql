@@ -24,6 +24,69 @@ demographics as (
     group by sourcedId
 ),
 
+user_ids as (
+    -- userIds "{type:identifier},..." -> state and student-number identifiers
+    select
+        sourcedId as user_source_id,
+        list_zip(
+            regexp_extract_all(coalesce(userIds, ''), '\{([^:}]+):([^}]*)\}', 1),
+            regexp_extract_all(coalesce(userIds, ''), '\{([^:}]+):([^}]*)\}', 2)
+        ) as id_pairs
+    from users
+),
+
+typed_ids as (
+    select
+        user_source_id,
+        nullif(trim(list_filter(id_pairs, lambda x: regexp_replace(lower(x[1]), '[^a-z]', '', 'g')
+            in ('stateid', 'state', 'statestudentid'))[1][2]), '') as state_id,
+        nullif(trim(list_filter(id_pairs, lambda x: regexp_replace(lower(x[1]), '[^a-z]', '', 'g')
+            in ('studentnumber', 'localid', 'localstudentid'))[1][2]), '') as student_number
+    from user_ids
+),
+
+ext_programs as (
+    -- OneRoster metadata columns kept in _ext: CSV "metadata.programs" (list separated by
+    -- ',' or ';') and boolean flags "metadata.ell" / ".frl" / ".iep"; REST nests them.
+    select
+        sourcedId as user_source_id,
+        coalesce(_ext ->> '$."metadata.programs"', _ext ->> '$.metadata.programs') as programs_raw,
+        coalesce(_ext ->> '$."metadata.ell"', _ext ->> '$.metadata.ell') as ell,
+        coalesce(_ext ->> '$."metadata.frl"', _ext ->> '$.metadata.frl') as frl,
+        coalesce(_ext ->> '$."metadata.iep"', _ext ->> '$.metadata.iep') as iep,
+        coalesce(_ext ->> '$."metadata.state_id"', _ext ->> '$.metadata.state_id') as state_id,
+        coalesce(_ext ->> '$."metadata.student_number"', _ext ->> '$.metadata.student_number')
+            as student_number
+    from users
+),
+
+programs as (
+    select
+        user_source_id,
+        nullif(trim(state_id), '') as state_id,
+        nullif(trim(student_number), '') as student_number,
+        list_distinct(list_filter(
+            flatten([
+                [
+                    case when upper(trim(ell)) in ('Y', 'YES', 'TRUE', '1') then 'ELL' end,
+                    case when upper(trim(frl)) in ('Y', 'YES', 'TRUE', '1', 'F', 'R', 'FREE',
+                        'REDUCED') then 'FRL' end,
+                    case when upper(trim(iep)) in ('Y', 'YES', 'TRUE', '1') then 'IEP' end
+                ],
+                case
+                    when programs_raw is null then []::varchar[]
+                    when starts_with(trim(programs_raw), '[')
+                        then coalesce(try_cast(programs_raw as varchar[]), []::varchar[])
+                    else list_transform(
+                        regexp_split_to_array(programs_raw, '[,;]'), lambda x: trim(x)
+                    )
+                end
+            ]),
+            lambda x: x is not null and x <> ''
+        )) as program_names
+    from ext_programs
+),
+
 typed as (
     select
         users.sourcedId as user_source_id,
@@ -34,6 +97,9 @@ typed as (
         nullif(trim(users.givenName), '') as first_name,
         nullif(trim(users.middleName), '') as middle_name,
         nullif(trim(users.familyName), '') as last_name,
+        coalesce(programs.state_id, typed_ids.state_id) as state_id,
+        coalesce(programs.student_number, typed_ids.student_number) as student_number,
+        programs.program_names,
         demographics.birth_date,
         nullif(trim(split_part(users.grades, ',', 1)), '') as grade_raw,
         list_distinct(list_filter(
@@ -53,6 +119,8 @@ typed as (
     from users
     left join roles on roles.user_source_id = users.sourcedId
     left join demographics on demographics.user_source_id = users.sourcedId
+    left join typed_ids on typed_ids.user_source_id = users.sourcedId
+    left join programs on programs.user_source_id = users.sourcedId
 ),
 
 final as (
@@ -67,8 +135,8 @@ final as (
             else 'other'
         end as role,
         sis_id,
-        null::varchar as state_id,
-        null::varchar as student_number,
+        state_id,
+        student_number,
         email,
         username,
         first_name,
@@ -77,7 +145,7 @@ final as (
         birth_date,
         grade_raw,
         school_source_ids,
-        []::varchar[] as program_names,
+        program_names,
         is_deleted,
         source_file,
         source_row

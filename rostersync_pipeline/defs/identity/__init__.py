@@ -1,0 +1,1 @@
+"""Dagster objects for identity resolution: recording match decisions on duplicate alerts."""
