@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from rostersync_pipeline.cli_identity import register_identity_commands
+from rostersync_pipeline.cli_review import add_review_commands
 from rostersync_pipeline.config import ConfigError
 
 DEFAULT_CONFIG_DIR = os.environ.get("ROSTERSYNC_CONFIG_DIR", "config/districts")
@@ -106,20 +107,6 @@ def cmd_errors(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_plan(args: argparse.Namespace) -> int:
-    from rostersync_pipeline.lib.summary_text import summary_text
-    from rostersync_pipeline.lib.warehouse import district_connection
-    from rostersync_pipeline.sync_service import read_summary
-
-    with district_connection(args.warehouse, args.district_id) as con:
-        run_id = _latest_run(con, args.run)
-    summary = read_summary(Path(args.warehouse), args.district_id, run_id)
-    if summary is None:
-        raise SystemExit(f"run {run_id} is not recorded for {args.district_id}")
-    print(summary_text(summary))
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rostersync", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,11 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(errors)
     errors.set_defaults(func=cmd_errors)
 
-    plan = sub.add_parser("plan", help="show a run's import summary")
-    plan.add_argument("district_id")
-    plan.add_argument("--run", help="run id (default: the latest run)")
-    add_common(plan, config=False)
-    plan.set_defaults(func=cmd_plan)
+    add_review_commands(sub, add_common)
     register_identity_commands(sub, add_common)
     return parser
 

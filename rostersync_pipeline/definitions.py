@@ -12,6 +12,7 @@ from rostersync_pipeline.defs.ingest.assets import land_raw_roster
 from rostersync_pipeline.defs.jobs import sync_district_job
 from rostersync_pipeline.defs.notifications import NOTIFICATION_SENSORS
 from rostersync_pipeline.defs.reports.assets import error_export, run_summary
+from rostersync_pipeline.defs.review.jobs import approve_plan_job
 from rostersync_pipeline.defs.schedules import nightly_schedules
 from rostersync_pipeline.defs.sensors import district_configs_sensor, drop_folder_sensor
 from rostersync_pipeline.defs.sync.assets import synced_roster
@@ -29,7 +30,7 @@ def build_definitions(config_dir: str, warehouse_dir: str) -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=CHECKS,
-        jobs=[sync_district_job, decide_match_alert_job],
+        jobs=[sync_district_job, decide_match_alert_job, approve_plan_job],
         schedules=nightly_schedules(warehouse.valid_districts),
         sensors=[district_configs_sensor, drop_folder_sensor, *NOTIFICATION_SENSORS],
         resources={"warehouse": warehouse, "smtp": SmtpResource()},

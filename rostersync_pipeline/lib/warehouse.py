@@ -122,6 +122,40 @@ create table if not exists sync.sync_errors (
     source_file varchar,
     source_row bigint
 );
+create table if not exists sync.run_details (
+    run_id varchar not null,
+    id_changes json,
+    alerts json,
+    samples json
+);
+create table if not exists sync.stored_plans (
+    plan_id varchar not null,
+    district_id varchar not null,
+    created_at timestamp not null,
+    status varchar not null,
+    reasons varchar[],
+    counts json,
+    roster_fingerprint json not null,
+    decided_at timestamp,
+    decided_run_id varchar,
+    decision_note varchar
+);
+create table if not exists roster.schools_history as
+    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
+        null::timestamp as valid_from, null::timestamp as valid_to
+    from roster.schools where false;
+create table if not exists roster.users_history as
+    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
+        null::timestamp as valid_from, null::timestamp as valid_to
+    from roster.users where false;
+create table if not exists roster.sections_history as
+    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
+        null::timestamp as valid_from, null::timestamp as valid_to
+    from roster.sections where false;
+create table if not exists roster.enrollments_history as
+    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
+        null::timestamp as valid_from, null::timestamp as valid_to
+    from roster.enrollments where false;
 """
 
 

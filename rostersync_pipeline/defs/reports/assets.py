@@ -11,9 +11,10 @@ from rostersync_pipeline.lib.export import export_errors
 from rostersync_pipeline.lib.guard import read_guard_decision
 from rostersync_pipeline.lib.run_record import (
     RunSummary,
+    fill_plan_summary,
     keep_run_errors,
     record_run,
-    summarize_plan,
+    run_status,
 )
 from rostersync_pipeline.lib.summary_text import summary_markdown
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
@@ -53,7 +54,8 @@ def error_export(context: dg.AssetExecutionContext, warehouse: RosterWarehouse) 
     kinds={"duckdb", "parquet"},
 )
 def run_summary(context: dg.AssetExecutionContext, warehouse: RosterWarehouse) -> dg.MaterializeResult:
-    """One ``sync.runs`` row per run (status, counts per entity and action, errors per code),
+    """One ``sync.runs`` row per run (status, counts per entity and action, errors per code) and
+    one ``sync.run_details`` row (ID changes, match alerts, sample plan rows per action),
     published with the run's errors and counts to the cross-district analytics views."""
     district_id = context.partition_key
     path = export_path(warehouse.warehouse_dir, district_id, context.run_id)
@@ -68,11 +70,10 @@ def run_summary(context: dg.AssetExecutionContext, warehouse: RosterWarehouse) -
         summary = RunSummary(
             run_id=context.run_id,
             district_id=district_id,
-            status=status,
+            status=run_status(status),
             dry_run=status == "dry_run",
             fetch_complete=bool(run[0]),
             fetch_mode=mode or "absent",
-            counts=summarize_plan(con),
             error_counts=dict(con.execute(
                 "select error_code, count(*) from sync.sync_errors where run_id = ? group by all",
                 [context.run_id],
@@ -80,6 +81,7 @@ def run_summary(context: dg.AssetExecutionContext, warehouse: RosterWarehouse) -
             reasons=reasons,
             export_path=str(path),
         )
+        fill_plan_summary(con, summary)
         record_run(con, summary)
         publish_run(con, warehouse.warehouse_dir, district_id, context.run_id)
     return dg.MaterializeResult(

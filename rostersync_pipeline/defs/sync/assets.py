@@ -6,6 +6,8 @@ import dagster as dg
 from rostersync_pipeline.defs.partitions import districts_partitions
 from rostersync_pipeline.lib.apply import apply_plan
 from rostersync_pipeline.lib.guard import evaluate_guard, record_guard_decision
+from rostersync_pipeline.lib.plan_store import store_plan
+from rostersync_pipeline.lib.run_record import REQUIRES_REVIEW, run_status, summarize_plan
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
 
@@ -31,7 +33,9 @@ def synced_roster(
     """The app's roster (``roster.*``) after this run: the plan applied, held, or (dry run) left.
 
     Grain: one row per app school, user, section and enrollment; ``roster.change_log`` holds one
-    row per applied change.
+    row per applied change and ``roster.*_history`` one row per record version. A held plan
+    (status ``requires_review``) is kept in the plan store (``sync.stored_plans``, plan id = run
+    id) until ``rostersync approve`` / the ``approve_plan`` job applies it or it is discarded.
     """
     district = warehouse.district(context.partition_key)
     dry_run = config.dry_run or district.dry_run
@@ -41,19 +45,23 @@ def synced_roster(
         )
         applied = apply_plan(con, context.run_id) if decision.applies else 0
         record_guard_decision(con, context.run_id, decision, applied)
+        status = run_status(decision.run_status)
+        if status == REQUIRES_REVIEW:
+            store_plan(con, context.run_id, district.district_id, decision.reasons,
+                       summarize_plan(con))
         active = dict(con.execute(
             "select 'users', count(*) from roster.users where status = 'active' "
             "union all select 'sections', count(*) from roster.sections where status = 'active' "
             "union all select 'enrollments', count(*) from roster.enrollments "
             "where status = 'active'"
         ).fetchall())
-    status = decision.run_status
     context.log.info(f"district {district.district_id}: {status}, {applied} change(s) applied")
     for reason in decision.reasons:
         context.log.warning(reason)
     return dg.MaterializeResult(
         metadata={
             "status": status,
+            "plan_id": context.run_id if status == REQUIRES_REVIEW else "none",
             "changes_applied": applied,
             "reasons": "; ".join(decision.reasons) or "none",
             "active_users": active.get("users", 0),

@@ -10,11 +10,14 @@ import dagster as dg
 from rostersync_pipeline.defs.partitions import districts_partitions
 from rostersync_pipeline.lib.district_settings import write_settings
 from rostersync_pipeline.lib.providers import RAW_TABLES
+from rostersync_pipeline.lib.run_record import current_plan_summary
 from rostersync_pipeline.lib.sql_runner import SQL_ROOT, SqlModel, load_models, run_models
+from rostersync_pipeline.lib.summary_text import summary_markdown
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
 MODELS = load_models()
 MATCH_STAGE_INTERMEDIATE = ("int_match_keys_incoming", "int_match_keys_roster")
+PLAN_MODEL = "sync.sync_plan"
 
 
 def model_stage(model: SqlModel) -> str:
@@ -53,10 +56,14 @@ def _run_stage(context: dg.AssetExecutionContext, warehouse: RosterWarehouse, st
         if stage == "normalize":
             write_settings(con, district)
         results = run_models(con, MODELS, only=set(_models_of(stage)))
+        plan_summary = (current_plan_summary(con, district.district_id, context.run_id)
+                        if stage == "match_and_plan" else None)
     for result in results:
         metadata = {"seconds": round(result.seconds, 3)}
         if result.row_count is not None:
             metadata["dagster/row_count"] = result.row_count
+        if plan_summary is not None and result.key == PLAN_MODEL:
+            metadata["summary"] = dg.MetadataValue.md(summary_markdown(plan_summary))
         yield dg.MaterializeResult(asset_key=model_asset_key(result.key), metadata=metadata)
 
 

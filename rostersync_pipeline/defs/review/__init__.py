@@ -1,0 +1,1 @@
+"""Review of held plans: the ``approve_plan`` job."""
