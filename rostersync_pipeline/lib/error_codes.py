@@ -49,6 +49,22 @@ ERROR_CODES: dict[str, ErrorCode] = {
             "The SIS lists this person twice. Remove or merge the duplicate in the SIS.",
         ),
         ErrorCode(
+            "EMAIL_CHANGED_IN_SIS",
+            "The person's email changed in the SIS but not in the app: matching on email found "
+            "no app record, while the app record in column F holds this person's source or SIS "
+            "ID with the old email. Not imported (it would create a duplicate).",
+            "Change the email of the app record in column F to the SIS email in column C (or "
+            "correct the email in the SIS); the next sync then matches it.",
+        ),
+        ErrorCode(
+            "POSSIBLE_DUPLICATE",
+            "The incoming record matches no app record but looks like the one in column F "
+            "(evidence in column C); held because alerts.open_alert_policy is 'hold'.",
+            "Decide: rostersync alerts decide DISTRICT SOURCE_ID --match APP_ID (same person) or "
+            "--create (a different person), or the decide_match_alert job; the next sync "
+            "honours it.",
+        ),
+        ErrorCode(
             "SCHOOL_NOT_MATCHED",
             "The incoming school matches no school in the app; its people, sections and "
             "enrollments were held back.",
@@ -64,7 +80,8 @@ ERROR_CODES: dict[str, ErrorCode] = {
         ErrorCode(
             "INVALID_PROGRAM_NAME",
             "The program name is not in the district's program list.",
-            "Add the program in column C to the district's program list, or correct it in the SIS.",
+            "Add the program in column C to the district's program list, or correct it in the "
+            "SIS. The record itself is imported, without that program.",
         ),
         ErrorCode(
             "ORPHAN_ENROLLMENT",
