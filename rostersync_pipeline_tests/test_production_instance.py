@@ -20,14 +20,15 @@ import dagster as dg
 import psycopg2
 import pytest
 
-from rostersync_pipeline.definitions import build_definitions
+from rostersync_pipeline.definitions import CHECKS, build_definitions
 from rostersync_pipeline.defs.partitions import districts_partitions
 from rostersync_pipeline.sync_service import run_sync
 from rostersync_pipeline_tests.helpers import District, make_synthetic_district
 from rostersync_pipeline_tests.pg_server import PostgresServer
 
 DEPLOY_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "deploy" / "dagster.yaml"
-USERS_CHECK = dg.AssetCheckKey(dg.AssetKey(["core", "users"]), "users_expectation_suite")
+USERS_CHECK = next(spec.key for check in CHECKS for spec in check.check_specs
+                   if spec.name == "users_expectation_suite")
 MATERIALIZED = (
     ["raw", "oneroster_users"],
     ["core", "users"],
