@@ -15,6 +15,9 @@ _NAMED = {
     "infanttoddler": "IT", "preschool": "PR", "prekindergarten": "PK", "pre-k": "PK",
     "transitionalkindergarten": "TK", "kindergarten": "KG", "k": "KG", "postgraduate": "PS",
     "ungraded": "UG", "other": "Other",
+    # spelled-out variants seen in SIS exports
+    "infant/toddler": "IT", "pre-kindergarten": "PK", "pre kindergarten": "PK",
+    "transitional kindergarten": "TK", "post graduate": "PS", "post-graduate": "PS",
 }
 
 

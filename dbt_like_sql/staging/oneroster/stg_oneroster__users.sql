@@ -65,7 +65,7 @@ programs as (
         user_source_id,
         nullif(trim(state_id), '') as state_id,
         nullif(trim(student_number), '') as student_number,
-        list_distinct(list_filter(
+        list_sort(list_distinct(list_filter(
             flatten([
                 [
                     case when upper(trim(ell)) in ('Y', 'YES', 'TRUE', '1') then 'ELL' end,
@@ -83,7 +83,7 @@ programs as (
                 end
             ]),
             lambda x: x is not null and x <> ''
-        )) as program_names
+        ))) as program_names
     from ext_programs
 ),
 
