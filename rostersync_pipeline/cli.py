@@ -44,6 +44,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         warehouse_dir=Path(args.warehouse),
         dry_run=args.dry_run,
         bundle_path=Path(args.bundle) if args.bundle else None,
+        progress=True,
     )
     _print_outcome(outcome, Path(args.warehouse), args.district_id)
     return 0 if outcome.success else 1
@@ -55,6 +56,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from rostersync_pipeline.lib.warehouse import district_connection, district_db_path
     from rostersync_pipeline.sync_service import run_sync
 
+    if args.students < 1100:
+        raise SystemExit("demo: --students must be at least 1100 (two schools of 550; one of "
+                         "them plays the school the app does not know)")
     warehouse = Path(args.warehouse)
     demo_root = warehouse / "demo"
     config_dir = demo_root / "config"
@@ -74,7 +78,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("seeded problems: a rotated ID, a shared email, a missing required value, an "
           "unknown school name, an unmapped grade\n")
     os.environ.setdefault("ROSTERSYNC_PROGRESS", "1")
-    outcome = run_sync(DEMO_DISTRICT, config_dir=config_dir, warehouse_dir=warehouse)
+    outcome = run_sync(DEMO_DISTRICT, config_dir=config_dir, warehouse_dir=warehouse, progress=True)
     _print_outcome(outcome, warehouse, DEMO_DISTRICT)
     print(f"config:        {config_dir / (DEMO_DISTRICT + '.yaml')}")
     print(f"total seconds: {time.perf_counter() - started:.1f}")

@@ -6,7 +6,10 @@ import os
 
 import dagster as dg
 
-from rostersync_pipeline.defs.checks.expectation_checks import users_expectation_suite
+from rostersync_pipeline.defs.checks.expectation_checks import (
+    users_expectation_suite,
+    users_validated,
+)
 from rostersync_pipeline.defs.identity.jobs import decide_match_alert_job
 from rostersync_pipeline.defs.ingest.assets import land_raw_roster
 from rostersync_pipeline.defs.jobs import sync_district_job
@@ -20,7 +23,7 @@ from rostersync_pipeline.defs.transform.assets import match_and_plan, normalize_
 from rostersync_pipeline.resources.smtp import SmtpResource
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
-ASSETS = [land_raw_roster, normalize_roster, match_and_plan, synced_roster, error_export,
+ASSETS = [land_raw_roster, normalize_roster, match_and_plan, users_validated, synced_roster, error_export,
           run_summary]
 CHECKS = [users_expectation_suite]
 

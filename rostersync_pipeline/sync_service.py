@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,13 +18,15 @@ import dagster as dg
 from rostersync_pipeline.config import load_district
 from rostersync_pipeline.defs.jobs import SYNC_JOB_NAME
 from rostersync_pipeline.defs.partitions import districts_partitions
+from rostersync_pipeline.defs.progress import add_step_listener, remove_step_listener
 from rostersync_pipeline.lib.run_record import RunSummary
 from rostersync_pipeline.lib.warehouse import district_connection
 
 STAGES = {
     "land_raw_roster": "land",
     "normalize_roster": "normalize",
-    "core__users_users_expectation_suite": "expectation_check",
+    "checks__users_validated": "validate_users",
+    "checks__users_validated_users_expectation_suite": "expectation_check",
     "match_and_plan": "match_and_plan",
     "roster__synced_roster": "guard_and_apply",
     "reports__error_export": "error_export",
@@ -66,6 +70,28 @@ def read_summary(warehouse_dir: Path, district_id: str, run_id: str) -> RunSumma
     )
 
 
+@contextmanager
+def _progress_bar(enabled: bool, district_id: str) -> Iterator[None]:
+    """A progress bar over the run's stages, fed by the job's step hooks."""
+    if not enabled:
+        yield
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(STAGES), desc=f"sync {district_id}", unit="stage", leave=False)
+
+    def on_step(step_key: str, succeeded: bool) -> None:
+        bar.set_postfix_str(STAGES.get(step_key, step_key) + ("" if succeeded else " FAILED"))
+        bar.update(1)
+
+    add_step_listener(on_step)
+    try:
+        yield
+    finally:
+        remove_step_listener(on_step)
+        bar.close()
+
+
 def _failure_text(event) -> str:
     error = getattr(event.event_specific_data, "error", None)
     while error is not None and error.cause is not None:
@@ -83,6 +109,7 @@ def run_sync(
     bundle_path: Path | None = None,
     instance: dg.DagsterInstance | None = None,
     quiet: bool = True,
+    progress: bool = False,
 ) -> SyncOutcome:
     """Sync one district now; the config is validated first (a bad file raises ConfigError)."""
     from rostersync_pipeline.definitions import build_definitions
@@ -99,13 +126,14 @@ def run_sync(
     if quiet:
         run_config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
     logging.getLogger("dagster").setLevel(logging.WARNING if quiet else logging.INFO)
-    result = job.execute_in_process(
-        partition_key=district_id,
-        run_config=run_config,
-        instance=instance,
-        raise_on_error=False,
-        tags={"rostersync/district": district_id, "rostersync/trigger": "cli"},
-    )
+    with _progress_bar(progress, district_id):
+        result = job.execute_in_process(
+            partition_key=district_id,
+            run_config=run_config,
+            instance=instance,
+            raise_on_error=False,
+            tags={"rostersync/district": district_id, "rostersync/trigger": "cli"},
+        )
     stage_seconds = {}
     for step in instance.get_run_step_stats(result.run_id):
         if step.start_time and step.end_time:

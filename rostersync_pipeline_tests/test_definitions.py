@@ -72,7 +72,7 @@ def test_users_check_is_blocking() -> None:
 
     specs = [spec for check in CHECKS for spec in check.check_specs]
     assert [(s.asset_key, s.name, s.blocking) for s in specs] == [
-        (dg.AssetKey(["core", "users"]), "users_expectation_suite", True)
+        (dg.AssetKey(["checks", "users_validated"]), "users_expectation_suite", True)
     ]
 
 

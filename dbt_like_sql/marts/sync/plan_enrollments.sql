@@ -22,18 +22,15 @@ roster_enrollments as (
 ),
 
 settings as (
-    select * from config.district
-),
-
-deactivation_allowed as (
     select
-        fetch_entities.mode = 'bulk'
-        and run.fetch_complete
-        and settings.import_rule = 'create_update_deactivate' as allowed
-    from config.fetch_entities
+        district.import_rule,
+        district.import_rule = 'create_update_deactivate' and run.fetch_complete
+            as may_deactivate,
+        district.import_rule = 'create_update_deactivate' and run.fetch_complete
+            and fetch_entities.mode = 'bulk' as may_deactivate_missing
+    from config.district as district
     cross join config.run as run
-    cross join settings
-    where fetch_entities.entity = 'enrollments'
+    join config.fetch_entities on fetch_entities.entity = 'enrollments'
 ),
 
 users_resolved as (
@@ -41,42 +38,51 @@ users_resolved as (
     where action in ('create', 'update', 'reactivate', 'unchanged')
     union all
     -- a delta landing: users not in this landing keep their app record
-    select source_id, app_id from roster.users
-    where status = 'active' and source_id is not null
-        and source_id not in (select user_source_id from core.users)
+    select roster_users.source_id, roster_users.app_id
+    from roster.users as roster_users
+    anti join core.users on core.users.user_source_id = roster_users.source_id
+    where roster_users.status = 'active' and roster_users.source_id is not null
 ),
 
 sections_resolved as (
     select source_id, app_id from plan_sections
     where action in ('create', 'update', 'reactivate', 'unchanged')
     union all
-    select source_id, app_id from roster.sections
-    where status = 'active' and source_id is not null
-        and source_id not in (select section_source_id from core.sections)
+    select roster_sections.source_id, roster_sections.app_id
+    from roster.sections as roster_sections
+    anti join core.sections on core.sections.section_source_id = roster_sections.source_id
+    where roster_sections.status = 'active' and roster_sections.source_id is not null
 ),
 
 incoming as (
+    -- one row per (section, user, role): a live enrollment wins over a deleted one
     select
-        enrollments.*,
+        sections_resolved.app_id as section_app_id,
         users_resolved.app_id as user_app_id,
-        sections_resolved.app_id as section_app_id
+        enrollments.role,
+        arg_min(
+            enrollments.enrollment_source_id,
+            (enrollments.is_deleted, enrollments.enrollment_source_id)
+        ) as enrollment_source_id,
+        bool_and(enrollments.is_deleted) as is_deleted
     from enrollments
     join users_resolved on users_resolved.source_id = enrollments.user_source_id
     join sections_resolved on sections_resolved.source_id = enrollments.section_source_id
-    where enrollments.enrollment_source_id not in (select source_id from blocked)
-    qualify row_number() over (
-        partition by section_app_id, user_app_id, enrollments.role
-        order by enrollments.is_deleted, enrollments.enrollment_source_id
-    ) = 1
+    anti join blocked on blocked.source_id = enrollments.enrollment_source_id
+    group by sections_resolved.app_id, users_resolved.app_id, enrollments.role
 ),
 
 current_enrollments as (
-    select *
+    -- the app's enrollment per (section, user, role): the active one if there is one
+    select
+        section_app_id,
+        user_app_id,
+        role,
+        arg_max(app_id, (status = 'active', app_id)) as app_id,
+        arg_max(status, (status = 'active', app_id)) as status,
+        arg_max(origin, (status = 'active', app_id)) as origin
     from roster_enrollments
-    qualify row_number() over (
-        partition by section_app_id, user_app_id, role
-        order by status = 'active' desc, app_id desc
-    ) = 1
+    group by section_app_id, user_app_id, role
 ),
 
 compared as (
@@ -100,8 +106,7 @@ incoming_actions as (
                 then 'skip'
             when matched_app_id is null then 'create'
             when is_deleted and roster_status = 'active' and origin = 'sync'
-                and settings.import_rule = 'create_update_deactivate'
-                and (select fetch_complete from config.run) then 'deactivate'
+                and settings.may_deactivate then 'deactivate'
             when is_deleted then 'unchanged'
             when roster_status <> 'active' then 'reactivate'
             else 'unchanged'
@@ -113,58 +118,51 @@ incoming_actions as (
 held_users as (
     -- app users an incoming record points at but that were not imported this run
     select matches.app_id
-    from sync.matches
+    from sync.matches as matches
+    anti join plan_users on plan_users.source_id = matches.source_id
     where matches.entity in ('students', 'educators') and matches.app_id is not null
-        and matches.source_id not in (
-            select source_id from plan_users where source_id is not null
-        )
 ),
 
 held_sections as (
     select matches.app_id
-    from sync.matches
+    from sync.matches as matches
+    anti join plan_sections on plan_sections.source_id = matches.source_id
     where matches.entity = 'sections' and matches.app_id is not null
-        and matches.source_id not in (
-            select source_id from plan_sections where source_id is not null
-        )
 ),
 
 missing as (
     select roster_enrollments.*
     from roster_enrollments
-    cross join deactivation_allowed
-    where deactivation_allowed.allowed
+    cross join settings
+    anti join compared on compared.matched_app_id = roster_enrollments.app_id
+    anti join held_users on held_users.app_id = roster_enrollments.user_app_id
+    anti join held_sections on held_sections.app_id = roster_enrollments.section_app_id
+    where settings.may_deactivate_missing
         and roster_enrollments.status = 'active'
         and roster_enrollments.origin = 'sync'
-        and roster_enrollments.app_id not in (
-            select matched_app_id from compared where matched_app_id is not null
-        )
-        and roster_enrollments.user_app_id not in (select app_id from held_users)
-        and roster_enrollments.section_app_id not in (select app_id from held_sections)
 ),
 
-next_id as (
-    select coalesce(max(app_id), 0) as max_app_id from roster.enrollments
+new_ids as (
+    select
+        incoming_actions.enrollment_source_id,
+        (select coalesce(max(app_id), 0) from roster.enrollments)
+            + row_number() over (order by incoming_actions.enrollment_source_id) as app_id
+    from incoming_actions
+    where incoming_actions.action = 'create'
 ),
 
 final as (
     select
         'enrollments' as entity,
         incoming_actions.action,
-        coalesce(
-            incoming_actions.matched_app_id,
-            case when incoming_actions.action = 'create' then next_id.max_app_id + row_number() over (
-                partition by incoming_actions.action = 'create'
-                order by incoming_actions.enrollment_source_id
-            ) end
-        ) as app_id,
+        coalesce(incoming_actions.matched_app_id, new_ids.app_id) as app_id,
         incoming_actions.enrollment_source_id as source_id,
         []::varchar[] as changed_fields,
         incoming_actions.section_app_id,
         incoming_actions.user_app_id,
         incoming_actions.role
     from incoming_actions
-    cross join next_id
+    left join new_ids on new_ids.enrollment_source_id = incoming_actions.enrollment_source_id
     where incoming_actions.action <> 'skip'
 
     union all

@@ -14,6 +14,12 @@ blocked as (
 
 schools as (
     select source_id, action, app_id from sync.plan_schools
+    union all
+    -- app schools this landing does not list (a delta without orgs.csv)
+    select roster_schools.source_id, 'unchanged' as action, roster_schools.app_id
+    from roster.schools as roster_schools
+    anti join sync.plan_schools on plan_schools.source_id = roster_schools.source_id
+    where roster_schools.status = 'active' and roster_schools.source_id is not null
 ),
 
 roster_sections as (
@@ -21,7 +27,9 @@ roster_sections as (
 ),
 
 settings as (
-    select * from config.district
+    select district.*, run.fetch_complete
+    from config.district as district
+    cross join config.run as run
 ),
 
 deactivation_allowed as (
@@ -92,7 +100,7 @@ incoming_actions as (
             when match_status = 'new' then 'create'
             when is_deleted and roster_status = 'active' and origin = 'sync'
                 and settings.import_rule = 'create_update_deactivate'
-                and (select fetch_complete from config.run) then 'deactivate'
+                and settings.fetch_complete then 'deactivate'
             when is_deleted then 'unchanged'
             when roster_status <> 'active' then 'reactivate'
             when len(changed_fields) > 0 then 'update'

@@ -1,20 +1,73 @@
-"""Expectation suites surfaced as Dagster asset checks; a failed hard expectation blocks apply."""
+"""Expectation suites as Dagster asset checks, and the gate they guard before apply.
 
+The suite runs on ``checks/users_validated``, a gate between the plan and apply: a failed hard
+expectation blocks only ``roster/synced_roster`` (and the run summary after it). Matching, the
+plan and the error export still run, and the check itself records the run as ``blocked``.
+"""
 
 import dagster as dg
 
+from rostersync_pipeline.defs.partitions import districts_partitions
+from rostersync_pipeline.defs.reports.assets import export_path
+from rostersync_pipeline.lib.analytics import publish_run
 from rostersync_pipeline.lib.expectations import USERS_COLUMNS, users_suite, validate_frame
+from rostersync_pipeline.lib.run_record import RunSummary, fill_plan_summary, record_run
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
 USERS_SUITE_CHECK = "users_expectation_suite"
+GATE_KEY = dg.AssetKey(["checks", "users_validated"])
+
+
+@dg.asset(
+    key=GATE_KEY,
+    deps=[dg.AssetKey(["core", "users"]), dg.AssetKey(["sync", "sync_plan"])],
+    partitions_def=districts_partitions,
+    group_name="checks",
+    kinds={"duckdb"},
+)
+def users_validated(context: dg.AssetExecutionContext, warehouse: RosterWarehouse) -> dg.MaterializeResult:
+    """The gate before apply: this run's ``core.users`` as checked by its expectation suite.
+
+    Grain: one row per incoming student or educator (the rows of ``core.users``).
+    """
+    with warehouse.connect(context.partition_key) as con:
+        rows = con.execute("select count(*) from core.users").fetchall()[0][0]
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows})
+
+
+def record_blocked_run(
+    warehouse: RosterWarehouse, district_id: str, run_id: str, reasons: list[str]
+) -> None:
+    """The ``sync.runs`` row of a run whose apply a failed hard expectation stopped."""
+    with warehouse.connect(district_id) as con:
+        fetch = con.execute(
+            "select run.fetch_complete, (select string_agg(distinct mode, '/') "
+            "from config.fetch_entities where mode <> 'absent') from config.run as run"
+        ).fetchall()[0]
+        summary = RunSummary(
+            run_id=run_id,
+            district_id=district_id,
+            status="blocked",
+            dry_run=False,
+            fetch_complete=bool(fetch[0]),
+            fetch_mode=fetch[1] or "absent",
+            error_counts=dict(con.execute(
+                "select error_code, count(*) from sync.run_errors group by all"
+            ).fetchall()),
+            reasons=reasons,
+            export_path=str(export_path(warehouse.warehouse_dir, district_id, run_id)),
+        )
+        fill_plan_summary(con, summary)
+        record_run(con, summary)
+        publish_run(con, warehouse.warehouse_dir, district_id, run_id)
 
 
 @dg.asset_check(
-    asset=dg.AssetKey(["core", "users"]),
+    asset=GATE_KEY,
     name=USERS_SUITE_CHECK,
     blocking=True,
     description="Great Expectations suite on core.users: ids present and unique, roles known "
-    "(hard: stops apply); email format and mapped grades (soft: warn).",
+    "(hard: a failure stops apply); email format and mapped grades (soft: warn).",
 )
 def users_expectation_suite(
     context: dg.AssetCheckExecutionContext, warehouse: RosterWarehouse
@@ -36,6 +89,11 @@ def users_expectation_suite(
         metadata[f"{o.expectation}({o.column})"] = dg.MetadataValue.json(
             {"unexpected_count": o.unexpected_count, "hard": o.hard, "sample": sample}
         )
+    if hard_failed:
+        record_blocked_run(warehouse, district_id, context.run.run_id, [
+            f"expectation {o.expectation} on core.users.{o.column} failed for "
+            f"{o.unexpected_count} row(s): apply did not run" for o in hard_failed
+        ])
     return dg.AssetCheckResult(
         passed=not failed,
         severity=dg.AssetCheckSeverity.ERROR if hard_failed else dg.AssetCheckSeverity.WARN,

@@ -21,7 +21,7 @@ class SyncRunConfig(dg.Config):
     deps=[
         dg.AssetKey(["sync", "sync_plan"]),
         dg.AssetKey(["sync", "run_errors"]),
-        dg.AssetKey(["core", "users"]),
+        dg.AssetKey(["checks", "users_validated"]),
     ],
     partitions_def=districts_partitions,
     group_name="sync",
