@@ -170,36 +170,51 @@ same_app_record as (
     qualify count(*) over (partition by matched_app_id) > 1
 ),
 
-email_changed_in_sis as (
-    -- matching found nothing, but an app record holds this record's source id or sis id with
-    -- another email: the email changed in the SIS, not in the app (email-first districts)
-    select
-        users.user_source_id,
-        'EMAIL_CHANGED_IN_SIS' as error_code,
-        'email' as field,
-        users.email as error_value,
-        min(roster_users.app_id) as app_id,
-        'email changed in the SIS: the app record ' || min(roster_users.app_id)
-            || ' with this person''s ' || min(case when roster_users.source_id = users.user_source_id
-                then 'source id' else 'sis id' end)
-            || ' still has the old email ' || coalesce(min(roster_users.email), '(none)')
-            || '; not imported (it would create a duplicate). Update the email of app record '
-            || min(roster_users.app_id) || ' to the SIS email, then sync again' as message
+unmatched_users as (
+    select users.*
     from users
     join matches
         on matches.source_id = users.user_source_id
         and matches.entity = users.role || 's'
+    where matches.match_status = 'new' and not users.is_deleted and users.email is not null
+),
+
+same_person_in_app as (
+    -- app records holding an unmatched record's source id or sis id (two equi-joins, no OR
+    -- join: this runs against the whole roster)
+    select unmatched_users.user_source_id, roster_users.app_id, roster_users.email,
+        'source id' as via
+    from unmatched_users
     join roster_users
-        on roster_users.role = users.role
-        and (
-            roster_users.source_id = users.user_source_id
-            or (users.sis_id is not null and roster_users.sis_id = users.sis_id)
-        )
-    where matches.match_status = 'new'
-        and not users.is_deleted
-        and users.email is not null
-        and lower(trim(roster_users.email)) is distinct from users.email
-    group by users.user_source_id, users.email
+        on roster_users.source_id = unmatched_users.user_source_id
+        and roster_users.role = unmatched_users.role
+    union all
+    select unmatched_users.user_source_id, roster_users.app_id, roster_users.email,
+        'sis id' as via
+    from unmatched_users
+    join roster_users
+        on roster_users.sis_id = unmatched_users.sis_id
+        and roster_users.role = unmatched_users.role
+),
+
+email_changed_in_sis as (
+    -- matching found nothing, but an app record holds this record's source id or sis id with
+    -- another email: the email changed in the SIS, not in the app (email-first districts)
+    select
+        unmatched_users.user_source_id,
+        'EMAIL_CHANGED_IN_SIS' as error_code,
+        'email' as field,
+        unmatched_users.email as error_value,
+        min(same_person_in_app.app_id) as app_id,
+        'email changed in the SIS: the app record ' || min(same_person_in_app.app_id)
+            || ' with this person''s ' || min(same_person_in_app.via)
+            || ' still has the old email ' || coalesce(min(same_person_in_app.email), '(none)')
+            || '; not imported (it would create a duplicate). Update the email of app record '
+            || min(same_person_in_app.app_id) || ' to the SIS email, then sync again' as message
+    from unmatched_users
+    join same_person_in_app on same_person_in_app.user_source_id = unmatched_users.user_source_id
+    where lower(trim(same_person_in_app.email)) is distinct from unmatched_users.email
+    group by unmatched_users.user_source_id, unmatched_users.email
 ),
 
 program_list as (
