@@ -34,7 +34,7 @@ STUDENT = "5a25ffb0c1bc2a00360003ee"
 
 def sync(district: District, instance: dg.DagsterInstance) -> SyncOutcome:
     outcome = run_sync(district.district_id, config_dir=district.config_dir,
-                       warehouse_dir=district.warehouse_dir, instance=instance, quiet=False)
+                       warehouse_dir=district.warehouse_dir, instance=instance)
     assert outcome.success, outcome.failure
     return outcome
 
@@ -60,13 +60,19 @@ def written_text(district: District, instance: dg.DagsterInstance, run_ids: list
     return "\n".join(parts)
 
 
+def debug_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """Capture our own and the HTTP stack's logs at DEBUG (requests, redacted URLs)."""
+    for name in ("rostersync_pipeline", "urllib3", "requests", "dagster"):
+        caplog.set_level(logging.DEBUG, logger=name)
+
+
 def user(server: CleverServer, user_id: str) -> dict:
     return copy.deepcopy(next(u for u in server.collections["users"] if u["id"] == user_id))
 
 
 def test_clever_events_sync_as_delta_with_archive_and_no_token_anywhere(
         tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG)
+    debug_logs(caplog)
     instance = dg.DagsterInstance.ephemeral()
     with CleverServer(token=CLEVER_TOKEN) as server:
         server.emit("districts.updated", server.collections["districts"][0])
@@ -79,9 +85,9 @@ def test_clever_events_sync_as_delta_with_archive_and_no_token_anywhere(
         renamed = user(server, STUDENT)
         renamed["name"]["last"] = "Renamed"
         server.emit("users.updated", renamed, {"name": {"last": "Old"}})
+        synced = district.users()
         gone = next(u["id"] for u in server.collections["users"]
-                    if "student" in u["roles"] and u["id"] != STUDENT
-                    and u["id"] in district.users())
+                    if "student" in u["roles"] and u["id"] != STUDENT and u["id"] in synced)
         server.emit("users.deleted", user(server, gone))
         second = sync(district, instance)
         third = sync(district, instance)
@@ -116,7 +122,7 @@ def test_clever_events_sync_as_delta_with_archive_and_no_token_anywhere(
 
 def test_oneroster_delta_uses_last_good_run_start_and_keeps_secrets_out(
         tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG)
+    debug_logs(caplog)
     instance = dg.DagsterInstance.ephemeral()
     with OneRosterServer("1.2", client_id=OR_ID, client_secret=OR_SECRET) as server:
         district = make_live_district(tmp_path, oneroster_source(server, delta=True))
@@ -126,9 +132,9 @@ def test_oneroster_delta_uses_last_good_run_start_and_keeps_secrets_out(
                                   "'%Y-%m-%dT%H:%M:%SZ') from sync.runs where run_id = ?",
                                   [first.run_id])
         before = active_ids(district)
-        people = server.collections["users"]
-        students = [p for p in people if p["roles"][0]["role"] == "student"
-                    and p["sourcedId"] in district.users()]
+        synced = district.users()
+        students = [p for p in server.collections["users"]
+                    if p["roles"][0]["role"] == "student" and p["sourcedId"] in synced]
         changed, dropped = students[0], students[1]
         changed.update(familyName="Renamed", dateLastModified="2099-01-01T00:00:00.000Z")
         dropped.update(status="tobedeleted", dateLastModified="2099-01-01T00:00:00.000Z")
