@@ -15,6 +15,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	bash .ci/install-postgres.sh
+	bash .ci/install-chromium.sh
 	$(VENV)/bin/pytest -n 2 --dist loadfile -q
 
 lint: $(VENV)/.installed
