@@ -23,17 +23,11 @@ schools as (
 orphans as (
     select
         enrollments.*,
-        case
-            when enrollments.section_source_id is null
-                or enrollments.section_source_id not in (select source_id from known_sections)
-                then 'section'
-            else 'user'
-        end as field
+        case when known_sections.source_id is null then 'section' else 'user' end as field
     from enrollments
-    where enrollments.section_source_id is null
-        or enrollments.user_source_id is null
-        or enrollments.section_source_id not in (select source_id from known_sections)
-        or enrollments.user_source_id not in (select source_id from known_users)
+    left join known_sections on known_sections.source_id = enrollments.section_source_id
+    left join known_users on known_users.source_id = enrollments.user_source_id
+    where known_sections.source_id is null or known_users.source_id is null
 ),
 
 final as (

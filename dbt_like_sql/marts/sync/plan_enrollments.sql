@@ -22,15 +22,7 @@ roster_enrollments as (
 ),
 
 settings as (
-    select
-        district.import_rule,
-        district.import_rule = 'create_update_deactivate' and run.fetch_complete
-            as may_deactivate,
-        district.import_rule = 'create_update_deactivate' and run.fetch_complete
-            and fetch_entities.mode = 'bulk' as may_deactivate_missing
-    from config.district as district
-    cross join config.run as run
-    join config.fetch_entities on fetch_entities.entity = 'enrollments'
+    select * from sync.sync_settings where entity = 'enrollments'
 ),
 
 users_resolved as (

@@ -13,13 +13,7 @@ blocked as (
 ),
 
 schools as (
-    select source_id, action, app_id from sync.plan_schools
-    union all
-    -- app schools this landing does not list (a delta without orgs.csv)
-    select roster_schools.source_id, 'unchanged' as action, roster_schools.app_id
-    from roster.schools as roster_schools
-    anti join sync.plan_schools on plan_schools.source_id = roster_schools.source_id
-    where roster_schools.status = 'active' and roster_schools.source_id is not null
+    select * from sync.school_app_ids
 ),
 
 roster_sections as (
@@ -27,20 +21,7 @@ roster_sections as (
 ),
 
 settings as (
-    select district.*, run.fetch_complete
-    from config.district as district
-    cross join config.run as run
-),
-
-deactivation_allowed as (
-    select
-        fetch_entities.mode = 'bulk'
-        and run.fetch_complete
-        and settings.import_rule = 'create_update_deactivate' as allowed
-    from config.fetch_entities
-    cross join config.run as run
-    cross join settings
-    where fetch_entities.entity = 'sections'
+    select * from sync.sync_settings where entity = 'sections'
 ),
 
 next_id as (
@@ -57,7 +38,7 @@ incoming as (
     from sections
     join matches on matches.source_id = sections.section_source_id
     left join schools on schools.source_id = sections.school_source_id
-    where sections.section_source_id not in (select source_id from blocked)
+    where not exists (select 1 from blocked where blocked.source_id = sections.section_source_id)
         and (
             -- no school, or an org that is not a school in this landing: imported without one
             schools.source_id is null
@@ -99,8 +80,7 @@ incoming_actions as (
                 then 'skip'
             when match_status = 'new' then 'create'
             when is_deleted and roster_status = 'active' and origin = 'sync'
-                and settings.import_rule = 'create_update_deactivate'
-                and settings.fetch_complete then 'deactivate'
+                and settings.may_deactivate then 'deactivate'
             when is_deleted then 'unchanged'
             when roster_status <> 'active' then 'reactivate'
             when len(changed_fields) > 0 then 'update'
@@ -119,11 +99,11 @@ protected as (
 missing as (
     select roster_sections.*
     from roster_sections
-    cross join deactivation_allowed
-    where deactivation_allowed.allowed
+    cross join settings
+    anti join protected on protected.app_id = roster_sections.app_id
+    where settings.may_deactivate_missing
         and roster_sections.status = 'active'
         and roster_sections.origin = 'sync'
-        and roster_sections.app_id not in (select app_id from protected)
 ),
 
 final as (

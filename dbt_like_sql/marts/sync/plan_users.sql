@@ -23,13 +23,7 @@ program_list as (
 ),
 
 schools as (
-    select source_id, action, app_id from sync.plan_schools
-    union all
-    -- app schools this landing does not list (a delta without orgs.csv)
-    select roster_schools.source_id, 'unchanged' as action, roster_schools.app_id
-    from roster.schools as roster_schools
-    anti join sync.plan_schools on plan_schools.source_id = roster_schools.source_id
-    where roster_schools.status = 'active' and roster_schools.source_id is not null
+    select * from sync.school_app_ids
 ),
 
 roster_users as (
@@ -37,20 +31,7 @@ roster_users as (
 ),
 
 settings as (
-    select district.*, run.fetch_complete
-    from config.district as district
-    cross join config.run as run
-),
-
-deactivation_allowed as (
-    select
-        fetch_entities.mode = 'bulk'
-        and run.fetch_complete
-        and settings.import_rule = 'create_update_deactivate' as allowed
-    from config.fetch_entities
-    cross join config.run as run
-    cross join settings
-    where fetch_entities.entity = 'users'
+    select * from sync.sync_settings where entity = 'users'
 ),
 
 next_id as (
@@ -77,7 +58,7 @@ incoming as (
         and matches.entity = users.role || 's'
     left join schools on schools.source_id = users.school_source_id
     cross join program_list
-    where users.user_source_id not in (select source_id from blocked)
+    where not exists (select 1 from blocked where blocked.source_id = users.user_source_id)
         and (
             users.school_source_id is null
             or schools.action in ('create', 'update', 'reactivate', 'unchanged')
@@ -136,8 +117,7 @@ incoming_actions as (
                 then 'skip'
             when match_status = 'new' then 'create'
             when is_deleted and roster_status = 'active' and origin = 'sync'
-                and settings.import_rule = 'create_update_deactivate'
-                and settings.fetch_complete then 'deactivate'
+                and settings.may_deactivate then 'deactivate'
             when is_deleted then 'unchanged'
             when roster_status <> 'active' then 'reactivate'
             when len(changed_fields) > 0 then 'update'
@@ -160,11 +140,11 @@ protected as (
 missing as (
     select roster_users.*
     from roster_users
-    cross join deactivation_allowed
-    where deactivation_allowed.allowed
+    cross join settings
+    anti join protected on protected.app_id = roster_users.app_id
+    where settings.may_deactivate_missing
         and roster_users.status = 'active'
         and roster_users.origin = 'sync'
-        and roster_users.app_id not in (select app_id from protected)
 ),
 
 final as (
