@@ -293,11 +293,15 @@ def run_many_districts(
                 scheduler_iteration(workspace, datetime.now(UTC) + timedelta(hours=23, minutes=59))
                 submit_seconds = time.monotonic() - started
                 records = wait_for_runs(instance, count, timeout_s)
-        ticks = count_ticks(instance)
-        return measure(instance, districts, records, ticks=ticks, submit_seconds=submit_seconds,
-                       max_concurrent_runs=max_concurrent_runs)
     finally:
         instance.dispose()
+    # A new instance object: the ticks, runs and events are read back from storage.
+    reopened = dg.DagsterInstance.from_config(str(home))
+    try:
+        return measure(reopened, districts, records, ticks=count_ticks(reopened),
+                       submit_seconds=submit_seconds, max_concurrent_runs=max_concurrent_runs)
+    finally:
+        reopened.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:

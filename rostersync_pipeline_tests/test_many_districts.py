@@ -1,6 +1,6 @@
 """Many districts from their nightly schedules through the run queue: a small run of the benchmark.
 
-Six tiny districts, ``deploy/dagster.yaml`` on a real PostgreSQL server with at most two runs in
+Four tiny districts, ``deploy/dagster.yaml`` on a real PostgreSQL server with at most two runs in
 progress, a real ``dagster-daemon`` launching each queued run in its own process, and the
 scheduler iteration evaluating every district's nightly tick (see
 ``benchmarks/bench_many_districts.py``). Every run must succeed, without lock errors, and each
@@ -17,7 +17,7 @@ import pytest
 from benchmarks.bench_many_districts import run_many_districts
 from rostersync_pipeline_tests.pg_server import PostgresServer
 
-DISTRICTS = 6
+DISTRICTS = 4
 MAX_CONCURRENT_RUNS = 2
 
 
