@@ -139,9 +139,10 @@ def test_a_nightly_schedule_tick_survives_reopening(
     first = dg.DagsterInstance.get()
     try:
         first.add_dynamic_partitions(districts_partitions.name, [district.district_id])
-        context = dg.build_schedule_context(instance=first, scheduled_execution_time=scheduled,
-                                            repository_def=defs.get_repository_def())
-        requests = schedule.evaluate_tick(context).run_requests
+        # `with`: the context opens its own instance from the ref and must close it again.
+        with dg.build_schedule_context(instance=first, scheduled_execution_time=scheduled,
+                                       repository_def=defs.get_repository_def()) as context:
+            requests = schedule.evaluate_tick(context).run_requests
         assert [r.partition_key for r in requests] == [district.district_id]
         tick = first.create_tick(TickData(
             instigator_origin_id=origin.get_id(),
