@@ -103,12 +103,12 @@ def test_nightly_schedule_per_district_in_its_time_zone(defs: dg.Definitions) ->
     assert schedules["nightly_south_usd"].execution_timezone == "America/Los_Angeles"
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(districts_partitions.name, ["north-isd"])
-        context = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=instance,
             scheduled_execution_time=datetime(2026, 11, 24, 1, 30),
             repository_def=defs.get_repository_def(),
-        )
-        request = north.evaluate_tick(context).run_requests[0]
+        ) as context:
+            request = north.evaluate_tick(context).run_requests[0]
     assert request.partition_key == "north-isd"
     assert request.tags["rostersync/district"] == "north-isd"
 
