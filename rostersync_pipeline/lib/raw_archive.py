@@ -1,7 +1,9 @@
 """Raw landed payloads kept per run, for audit: ``<warehouse>/raw_archive/<district>/<run_id>/``.
 
 After each landing every non-empty ``raw.*`` table is copied to ``<table>.parquet`` in the run's
-folder; only the newest ``keep`` run folders of a district are kept (older ones are deleted).
+folder, or, for a file bundle (a .zip or a directory of CSV), a copy of the files as received
+(cheaper than re-encoding them, and the exact bytes the district sent). Only the newest ``keep``
+run folders of a district are kept (older ones are deleted).
 The raw tables hold what the provider sent, never a token or secret (those travel in headers).
 """
 
@@ -30,8 +32,10 @@ def archive_raw(
     tables: Iterable[str],
     *,
     keep: int,
+    bundle: Path | None = None,
 ) -> Path | None:
-    """Copy the run's non-empty raw tables to Parquet and prune to the newest ``keep`` runs."""
+    """Keep the run's raw payload (the bundle's files, else the non-empty raw tables as Parquet)
+    and prune to the newest ``keep`` runs."""
     if keep <= 0:
         return None
     for name in (district_id, run_id):
@@ -39,6 +43,13 @@ def archive_raw(
             raise ValueError(f"unsafe path component {name!r}")
     run_dir = archive_dir(warehouse_dir, district_id) / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
+    if bundle is not None and bundle.exists():
+        files = sorted(bundle.iterdir()) if bundle.is_dir() else [bundle]
+        for path in files:
+            if path.is_file():
+                # a copy, not a hard link: an SFTP client may rewrite the dropped file in place
+                shutil.copy2(path, run_dir / path.name)
+        tables = ()
     for table in sorted(tables):
         if not SAFE_NAME.match(table):
             raise ValueError(f"unsafe raw table name {table!r}")

@@ -65,6 +65,9 @@ def bundle_to_land(source, override: str | None) -> Path | None:
     return None
 
 
+FILE_SOURCES = ("oneroster_csv", "clever_csv")
+
+
 @dg.multi_asset(
     specs=RAW_SPECS,
     partitions_def=districts_partitions,
@@ -81,11 +84,12 @@ def land_raw_roster(
         fetch_started = con.execute("select now()::timestamp").fetchall()[0][0]
         modified_since = (last_good_run_start(con)
                           if source.delta and source.type == "oneroster_rest" else None)
+        bundle = bundle_to_land(source, config.bundle_path)
         result = fetch_and_land(
             source.type,
             con,
             run_id=context.run_id,
-            source_path=bundle_to_land(source, config.bundle_path),
+            source_path=bundle,
             base_url=source.base_url,
             page_limit=source.page_limit,
             api_version=source.api_version,
@@ -105,7 +109,8 @@ def land_raw_roster(
         counts = {t: con.execute(f"select count(*) from raw.{t}").fetchall()[0][0]
                   for t in RAW_TABLES}
         archive = archive_raw(con, warehouse.warehouse_dir, district.district_id, context.run_id,
-                              RAW_TABLES, keep=source.raw_retention_runs)
+                              RAW_TABLES, keep=source.raw_retention_runs,
+                              bundle=bundle if source.type in FILE_SOURCES else None)
     context.log.info(
         f"district {district.district_id}: landed {sum(counts.values())} raw rows; "
         f"fetch complete={result.complete} ({result.mode}), {len(result.problems)} problem(s), "
