@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+DEFAULT_MEMORY_LIMIT = "4GB"
 SCHEMAS = ("raw", "config", "staging", "intermediate", "core", "sync", "roster")
 
 ROSTER_DDL = """
@@ -192,6 +193,9 @@ def district_connection(
     try:
         if os.environ.get("ROSTERSYNC_PROGRESS") == "1":
             con.execute("set enable_progress_bar = true")
+        # Bounded memory: past this DuckDB spills to disk instead of growing the process.
+        con.execute("set memory_limit = ?",
+                    [os.environ.get("ROSTERSYNC_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)])
         if not read_only:
             ensure_schemas(con)
         yield con

@@ -65,16 +65,9 @@ incoming as (
 ),
 
 current_enrollments as (
-    -- the app's enrollment per (section, user, role): the active one if there is one
-    select
-        section_app_id,
-        user_app_id,
-        role,
-        arg_max(app_id, (status = 'active', app_id)) as app_id,
-        arg_max(status, (status = 'active', app_id)) as status,
-        arg_max(origin, (status = 'active', app_id)) as origin
+    -- apply keeps one app enrollment per (section, user, role): it reactivates, never re-creates
+    select section_app_id, user_app_id, role, app_id, status, origin
     from roster_enrollments
-    group by section_app_id, user_app_id, role
 ),
 
 compared as (
