@@ -51,16 +51,22 @@ def publish_run(
     for table, sql in PUBLISHED.items():
         folder = base / table / f"district_id={district_id}"
         folder.mkdir(parents=True, exist_ok=True)
-        if table == "roster_counts":
-            for old in folder.glob("*.parquet"):
-                old.unlink()
         target = folder / f"{run_id}.parquet"
         query = f"select * exclude (district_id) from ({sql})" if table == "runs" else sql
-        con.sql(query, params={"run_id": run_id}).pl().write_parquet(target)
+        # written aside, then renamed: another district's run may be reading the folder's glob
+        partial = folder / f".{run_id}.parquet.partial"
+        con.sql(query, params={"run_id": run_id}).pl().write_parquet(partial)
+        partial.replace(target)
+        if table == "roster_counts":  # the current roster only: older counts go after
+            for old in folder.glob("*.parquet"):
+                if old != target:
+                    old.unlink(missing_ok=True)
     try:
         ensure_views(warehouse_dir)
-    except duckdb.IOException:
-        log.warning("analytics.duckdb is locked by another process; views not refreshed")
+    except duckdb.Error as exc:
+        # locked by an analyst, or another district's run is publishing at this moment; the
+        # Parquet files are in place and the next run creates the views
+        log.warning("analytics views not refreshed: %s", str(exc).splitlines()[0])
         return False
     return True
 

@@ -51,10 +51,18 @@ class GuardDecision:
                 "skipped": "skipped"}[self.status]
 
 
-def plan_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+def plan_counts(
+    con: duckdb.DuckDBPyConnection, *, source_id_refreshes: bool = True
+) -> dict[str, dict[str, int]]:
+    """Plan rows per entity and action. Without ``source_id_refreshes``, updates that only
+    replace the stored source id are left out: a move to another source that keeps the same
+    SIS IDs changes every source id, and that is guarded by ``max_id_change_pct`` instead."""
     counts: dict[str, dict[str, int]] = {}
     rows = con.execute(
-        "select entity, action, count(*) from sync.sync_plan group by all order by all"
+        "select entity, action, count(*) from sync.sync_plan "
+        "where ? or not (action = 'update' and changed_fields = ['source_id']) "
+        "group by all order by all",
+        [source_id_refreshes],
     ).fetchall()
     for entity, action, n in rows:
         counts.setdefault(entity, {})[action] = n
@@ -76,7 +84,7 @@ def evaluate_guard(
         return GuardDecision("dry_run", ["test import (dry run): nothing applied"])
     active = dict(con.execute(ROSTER_ENTITY_SQL).fetchall())
     reasons = []
-    for entity, actions in plan_counts(con).items():
+    for entity, actions in plan_counts(con, source_id_refreshes=False).items():
         size = active.get(entity, 0)
         if size < max(guard.min_entity_size, 1):
             continue

@@ -50,6 +50,27 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(raw_table_ddl(table, columns))
 
 
+SOURCE_RAW_TABLES: dict[str, tuple[str, ...]] = {
+    "oneroster_csv": tuple(oneroster_csv.RAW_TABLES),
+    "oneroster_rest": tuple(oneroster_csv.RAW_TABLES),
+    "clever_api": tuple(clever_api.RAW_TABLES),
+    "clever_csv": tuple(clever_csv.RAW_TABLES),
+}
+
+
+def clear_other_sources(con: duckdb.DuckDBPyConnection, source_type: str) -> list[str]:
+    """Empty the raw tables that the district's current source type does not land, so that a
+    district that moved to another source never sees its previous source's records again.
+    (The current source's own tables are left to its adapter: Clever events build on them.)"""
+    own = set(SOURCE_RAW_TABLES.get(source_type, ()))
+    cleared = []
+    for table in sorted(RAW_TABLES):
+        if table not in own and con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]:
+            con.execute(f"delete from raw.{table}")
+            cleared.append(table)
+    return cleared
+
+
 def fetch_and_land(
     source_type: str,
     con: duckdb.DuckDBPyConnection,
@@ -74,6 +95,7 @@ def fetch_and_land(
       ``scope`` (1.2), ``page_limit``, ``modified_since`` (ISO timestamp: a delta fetch with
       ``filter=dateLastModified>'…'``), ``timeout_s``, ``retry``.
     """
+    clear_other_sources(con, source_type)
     if source_type in ("oneroster_csv", "clever_csv"):
         if source_path is None:
             raise ValueError(f"source.path is required for a {source_type} source")
