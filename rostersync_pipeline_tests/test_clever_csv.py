@@ -152,3 +152,13 @@ def test_missing_required_file_makes_the_fetch_incomplete(con, tmp_path) -> None
     assert not result.complete
     assert [p.location for p in result.problems] == ["enrollments.csv"]
     assert result.entity_modes["enrollments"] == "absent"
+
+
+def test_short_row_is_one_problem_naming_its_first_missing_field(con, tmp_path) -> None:
+    files = dict(FILES)
+    files["students.csv"] = [*FILES["students.csv"], "S1,1009,N1009"]
+    result = clever_csv.land_directory(con, write_upload(tmp_path / "up", "\n", files),
+                                       run_id="r1")
+    bad = [p for p in result.problems if p.location == "students.csv"]
+    assert [(p.row, p.field, p.error_code) for p in bad] == [(5, "State_id", "MALFORMED_ROW")]
+    assert not result.complete

@@ -17,12 +17,8 @@ from pathlib import Path
 import duckdb
 
 from rostersync_pipeline.lib.landing import EntityMode, FetchProblem, FetchResult
-from rostersync_pipeline.lib.providers.oneroster_csv import (
-    _find_files,
-    _quote_ident,
-    open_bundle,
-    read_header,
-)
+from rostersync_pipeline.lib.providers.csv_landing import land_csv_file, read_header
+from rostersync_pipeline.lib.providers.oneroster_csv import find_files, open_bundle
 
 SECTION_TEACHER_COLUMNS = ("Teacher_id", *(f"Teacher_{n}_id" for n in range(2, 11)))
 
@@ -91,53 +87,8 @@ def _land_file(con: duckdb.DuckDBPyConnection, name: str, path: Path, run_id: st
         problems.append(FetchProblem(path.name, f"no {ID_COLUMN[name]} column in the header",
                                      row=1, field=ID_COLUMN[name]))
         return 0
-    null_padding = not header[-1].strip()
-    scan = (
-        "read_csv($path, header=true, delim=',', quote='\"', escape='\"', all_varchar=true, "
-        "strict_mode=true, store_rejects=true, rejects_table='rs_rejects', "
-        f"rejects_scan='rs_reject_scans', null_padding={str(null_padding).lower()})"
-    )
-    try:
-        read_columns = [row[0] for row in con.execute(f"describe select * from {scan}",
-                                                      {"path": str(path)}).fetchall()]
-    except duckdb.Error as exc:
-        first_line = str(exc).strip().splitlines()[0]
-        problems.append(FetchProblem(path.name, f"the file cannot be parsed as CSV: {first_line}",
-                                     error_code="MALFORMED_FILE"))
-        return 0
-    if len(read_columns) != len(header):
-        problems.append(FetchProblem(
-            path.name, f"the header names {len(header)} columns but rows were read with "
-            f"{len(read_columns)}", row=1, error_code="MALFORMED_FILE"))
-        return 0
-    select = [
-        f"{_quote_ident(read_columns[spec[c]])} as {_quote_ident(c)}"
-        if c in spec else f"null::varchar as {_quote_ident(c)}"
-        for c in SPEC_COLUMNS[name]
-    ]
-    if ext:
-        pairs = ", ".join(f"'{k.replace(chr(39), chr(39) * 2)}': {_quote_ident(read_columns[p])}"
-                          for k, p in ext.items())
-        select.append(f"to_json({{{pairs}}}) as _ext")
-    else:
-        select.append("null::json as _ext")
-    table = f"raw.clever_csv_{name}"
-    con.execute(
-        f"insert into {table} by name select {', '.join(select)}, $run_id::varchar as _run_id, "
-        "$file::varchar as _source_file, ordinality + 1 as _source_row "
-        f"from {scan} with ordinality",
-        {"path": str(path), "run_id": run_id, "file": path.name},
-    )
-    rejects = con.execute(
-        "select line, column_name, error_type, error_message from rs_rejects order by line"
-    ).fetchall()
-    for line, column, error_type, message in rejects:
-        problems.append(FetchProblem(
-            path.name, f"{str(error_type).lower()}: {message}", row=int(line), field=column,
-            error_code="MALFORMED_ROW"))
-    con.execute("drop table if exists rs_rejects")
-    con.execute("drop table if exists rs_reject_scans")
-    return con.execute(f"select count(*) from {table}").fetchall()[0][0]
+    return land_csv_file(con, path, table=f"clever_csv_{name}", columns=SPEC_COLUMNS[name],
+                         header=header, spec=spec, ext=ext, run_id=run_id, problems=problems)
 
 
 def land_directory(con: duckdb.DuckDBPyConnection, path: Path, *, run_id: str) -> FetchResult:
@@ -150,7 +101,7 @@ def land_directory(con: duckdb.DuckDBPyConnection, path: Path, *, run_id: str) -
     for table in RAW_TABLES:
         con.execute(f"delete from raw.{table}")
     with open_bundle(path) as directory:
-        files = _find_files(directory)
+        files = find_files(directory)
         for name in SPEC_COLUMNS:
             file_path = files.get(name)
             if file_path is None:

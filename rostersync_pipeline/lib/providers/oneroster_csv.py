@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import shutil
 import tempfile
 import zipfile
@@ -23,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from rostersync_pipeline.lib.landing import EntityMode, FetchProblem, FetchResult
+from rostersync_pipeline.lib.providers.csv_landing import land_csv_file, read_header
 
 # OneRoster file name (without .csv) -> spec columns (v1.1 and v1.2 together).
 SPEC_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -89,10 +89,6 @@ FILE_ENTITY = {
 REQUIRED_WITHOUT_MANIFEST = ("orgs", "users", "classes", "enrollments")
 
 
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 @contextmanager
 def open_bundle(path: Path) -> Iterator[Path]:
     """Yield a directory holding the bundle's files (a zip is extracted to a temp dir)."""
@@ -117,16 +113,9 @@ def open_bundle(path: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _find_files(directory: Path) -> dict[str, Path]:
+def find_files(directory: Path) -> dict[str, Path]:
     """Bundle files by lower-cased stem (``userprofiles.csv`` and ``userProfiles.csv`` alike)."""
     return {p.stem.lower(): p for p in directory.iterdir() if p.suffix.lower() == ".csv"}
-
-
-def read_header(path: Path) -> list[str]:
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        head = handle.read(1 << 16)
-    reader = csv.reader(io.StringIO(head.replace("\r\n", "\n").replace("\r", "\n")))
-    return next(reader, [])
 
 
 def read_manifest(files: dict[str, Path]) -> dict[str, str] | None:
@@ -178,61 +167,9 @@ def _land_file(
                                      field="sourcedId"))
         return 0
     spec, ext = _column_map(name, header)
-    trailing_empty = len(header) - len([h for h in header if h.strip()]) if header else 0
-    null_padding = bool(trailing_empty) and not header[-1].strip()
-    scan = (
-        "read_csv($path, header=true, delim=',', quote='\"', escape='\"', all_varchar=true, "
-        "strict_mode=true, store_rejects=true, rejects_table='rs_rejects', "
-        f"rejects_scan='rs_reject_scans', null_padding={str(null_padding).lower()})"
-    )
-    try:
-        read_columns = [
-            row[0]
-            for row in con.execute(f"describe select * from {scan}", {"path": str(path)}).fetchall()
-        ]
-    except duckdb.Error as exc:
-        problems.append(FetchProblem(
-            path.name, f"the file cannot be read as CSV: {str(exc).splitlines()[0]}",
-            row=None, error_code="MALFORMED_FILE",
-        ))
-        return 0
-    if len(read_columns) > len(header):
-        problems.append(FetchProblem(
-            path.name,
-            f"rows carry {len(read_columns)} values but the header names {len(header)} "
-            "columns; the unnamed values were not imported",
-            row=2, error_code="MALFORMED_FILE", blocks_deactivation=False,
-        ))
-    select = [
-        f"{_quote_ident(read_columns[spec[c]])} as {_quote_ident(c)}" if c in spec
-        else f"null::varchar as {_quote_ident(c)}"
-        for c in SPEC_COLUMNS[name]
-    ]
-    if ext:
-        pairs = ", ".join(f"'{k.replace(chr(39), chr(39) * 2)}': {_quote_ident(read_columns[p])}"
-                          for k, p in ext.items())
-        select.append(f"to_json({{{pairs}}}) as _ext")
-    else:
-        select.append("null::json as _ext")
-    table = f"raw.oneroster_{name.lower()}"
-    con.execute(
-        f"insert into {table} by name "
-        f"select {', '.join(select)}, $run_id::varchar as _run_id, $file::varchar as _source_file, "
-        f"ordinality + 1 as _source_row from {scan} with ordinality",
-        {"path": str(path), "run_id": run_id, "file": path.name},
-    )
-    rejects = con.execute(
-        "select line, arg_min(column_name, column_idx), arg_min(error_type, column_idx), "
-        "arg_min(error_message, column_idx) from rs_rejects group by line order by line"
-    ).fetchall()
-    for line, column, error_type, message in rejects:
-        problems.append(FetchProblem(
-            path.name, f"{error_type.lower()}: {message}", row=int(line),
-            field=column, error_code="MALFORMED_ROW", record_type="file",
-        ))
-    con.execute("drop table if exists rs_rejects")
-    con.execute("drop table if exists rs_reject_scans")
-    return con.execute(f"select count(*) from {table}").fetchall()[0][0]
+    return land_csv_file(con, path, table=f"oneroster_{name.lower()}",
+                         columns=SPEC_COLUMNS[name], header=header, spec=spec, ext=ext,
+                         run_id=run_id, problems=problems)
 
 
 def land_bundle(con: duckdb.DuckDBPyConnection, path: Path, *, run_id: str) -> FetchResult:
@@ -243,7 +180,7 @@ def land_bundle(con: duckdb.DuckDBPyConnection, path: Path, *, run_id: str) -> F
     for table in RAW_TABLES:
         con.execute(f"delete from raw.{table}")
     with open_bundle(path) as directory:
-        files = _find_files(directory)
+        files = find_files(directory)
         manifest = read_manifest(files)
         for name in SPEC_COLUMNS:
             file_path = files.get(name.lower())
