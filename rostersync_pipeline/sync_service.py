@@ -19,7 +19,7 @@ from rostersync_pipeline.config import load_district
 from rostersync_pipeline.defs.jobs import SYNC_JOB_NAME
 from rostersync_pipeline.defs.partitions import districts_partitions
 from rostersync_pipeline.defs.progress import add_step_listener, remove_step_listener
-from rostersync_pipeline.lib.run_record import RunSummary
+from rostersync_pipeline.lib.run_record import RunSummary, read_run_summary
 from rostersync_pipeline.lib.warehouse import district_connection
 
 STAGES = {
@@ -51,23 +51,9 @@ def _instance() -> dg.DagsterInstance:
 
 
 def read_summary(warehouse_dir: Path, district_id: str, run_id: str) -> RunSummary | None:
-    import json
-
+    """The recorded summary of ``run_id`` (details included), or None if it was not recorded."""
     with district_connection(warehouse_dir, district_id) as con:
-        rows = con.execute(
-            "select status, dry_run, fetch_complete, fetch_mode, status_reason, counts, "
-            "error_counts, export_path from sync.runs where run_id = ?",
-            [run_id],
-        ).fetchall()
-    if not rows:
-        return None
-    status, dry_run, complete, mode, reason, counts, errors, export = rows[0]
-    return RunSummary(
-        run_id=run_id, district_id=district_id, status=status, dry_run=dry_run,
-        fetch_complete=complete, fetch_mode=mode, counts=json.loads(counts),
-        error_counts=json.loads(errors), reasons=reason.split("; ") if reason else [],
-        export_path=export,
-    )
+        return read_run_summary(con, run_id)
 
 
 @contextmanager
