@@ -153,6 +153,9 @@ def scheduler_workspace(instance: dg.DagsterInstance) -> Iterator[object]:
         yield context
 
 
+SCHEDULER_ITERATIONS = 10
+
+
 def scheduler_iteration(workspace: object, clock: datetime) -> None:
     """One iteration of the daemon's scheduler with its clock at ``clock``.
 
@@ -290,7 +293,15 @@ def run_many_districts(
             scheduler_iteration(workspace, datetime.now(UTC))
             with daemon(env, root / "daemon.log"):
                 started = time.monotonic()
-                scheduler_iteration(workspace, datetime.now(UTC) + timedelta(hours=23, minutes=59))
+                night = datetime.now(UTC) + timedelta(hours=23, minutes=59)
+                # like the daemon's scheduler loop: a tick that failed (e.g. a code server
+                # slow to answer under load) is retried on the next iteration
+                for _ in range(SCHEDULER_ITERATIONS):
+                    scheduler_iteration(workspace, night)
+                    if len(instance.get_run_records(
+                            dg.RunsFilter(job_name="sync_district"))) >= count:
+                        break
+                    time.sleep(2)
                 submit_seconds = time.monotonic() - started
                 records = wait_for_runs(instance, count, timeout_s)
     finally:
