@@ -11,26 +11,9 @@ if [[ -x "$CHROMIUM" ]]; then
   exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-chromium: no ${CHROMIUM} and no apt-get; install Chromium yourself" >&2
-  echo "install-chromium: (the UI test skips when Chromium is missing)" >&2
-  exit 1
-fi
-
-SUDO=()
-if [[ "$(id -u)" -ne 0 ]]; then
-  if command -v sudo >/dev/null 2>&1; then
-    SUDO=(sudo --preserve-env=DEBIAN_FRONTEND)
-  else
-    echo "install-chromium: need root or sudo to apt-get install chromium" >&2
-    exit 1
-  fi
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-echo "install-chromium: installing the Debian package chromium"
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends chromium >/dev/null
+# shellcheck source=apt-install.sh
+source "$(dirname "$0")/apt-install.sh"
+apt_install install-chromium chromium || exit 1
 
 if [[ -x "$CHROMIUM" ]]; then
   echo "install-chromium: installed $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM")"

@@ -29,26 +29,12 @@ if existing="$(find_initdb)"; then
   exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-postgres: no initdb and no apt-get; install the PostgreSQL server yourself" >&2
+# shellcheck source=apt-install.sh
+source "$(dirname "$0")/apt-install.sh"
+apt_install install-postgres postgresql || {
   echo "install-postgres: (or point PG_BIN at the directory holding initdb and pg_ctl)" >&2
   exit 1
-fi
-
-SUDO=()
-if [[ "$(id -u)" -ne 0 ]]; then
-  if command -v sudo >/dev/null 2>&1; then
-    SUDO=(sudo --preserve-env=DEBIAN_FRONTEND)
-  else
-    echo "install-postgres: need root or sudo to apt-get install postgresql" >&2
-    exit 1
-  fi
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-echo "install-postgres: installing the Debian package postgresql"
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+}
 
 # The package's post-install may start a cluster on port 5432; the tests run their own servers
 # and do not need it, but leave it alone: it is harmless and CI machines are throwaway.
