@@ -85,27 +85,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if outcome.success else 1
 
 
-def _latest_run(con, run_id: str | None) -> str:
-    if run_id:
-        return run_id
-    rows = con.execute(
-        "select run_id from sync.runs order by finished_at desc limit 1"
-    ).fetchall()
-    if not rows:
-        raise SystemExit("no runs recorded for this district yet")
-    return rows[0][0]
-
-
 def cmd_errors(args: argparse.Namespace) -> int:
-    from rostersync_pipeline.config import load_district
-    from rostersync_pipeline.lib.district_settings import write_settings
     from rostersync_pipeline.lib.export import export_errors
+    from rostersync_pipeline.lib.run_record import latest_run_id
     from rostersync_pipeline.lib.warehouse import district_connection
 
-    config = load_district(Path(args.config_dir), args.district_id)
     with district_connection(args.warehouse, args.district_id) as con:
-        run_id = _latest_run(con, args.run)
-        write_settings(con, config)
+        run_id = args.run or latest_run_id(con)
+        if run_id is None:
+            raise SystemExit(f"no runs recorded for district {args.district_id} yet")
         rows = export_errors(con, args.district_id, run_id, Path(args.out))
     print(f"{rows} error rows of run {run_id} written to {args.out}")
     return 0

@@ -259,11 +259,6 @@ def district_config_paths(config_dir: Path) -> list[Path]:
     return sorted(p for p in Path(config_dir).glob("*.yaml") if not p.name.startswith("."))
 
 
-def load_all_district_configs(config_dir: Path) -> dict[str, DistrictConfig]:
-    """Every district config in a directory, by district id."""
-    return {p.stem: load_district_config(p) for p in district_config_paths(config_dir)}
-
-
 def load_valid_district_configs(
     config_dir: Path,
 ) -> tuple[dict[str, DistrictConfig], dict[str, ConfigError]]:

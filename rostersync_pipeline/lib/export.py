@@ -14,6 +14,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from rostersync_pipeline.lib.error_codes import ERROR_CODES
+
 EXPORT_COLUMNS = (
     "record_type", "field", "error_value", "error_code", "source_id", "app_id",
     "school", "name", "message", "remediation", "run_id", "source_file", "source_row",
@@ -45,9 +47,12 @@ def export_errors(
     ).pl()
     frame = neutralise_formulas(frame.with_columns(pl.col("app_id").cast(pl.String),
                                                    pl.col("source_row").cast(pl.String)))
-    codes = con.sql(
-        "select error_code, meaning, remediation from config.error_codes order by error_code"
-    ).pl()
+    codes = pl.DataFrame(
+        [(e.code, e.meaning, e.remediation) for e in sorted(ERROR_CODES.values(),
+                                                            key=lambda e: e.code)],
+        schema=["error_code", "meaning", "remediation"],
+        orient="row",
+    )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(".zip.tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:

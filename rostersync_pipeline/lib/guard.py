@@ -127,9 +127,10 @@ def id_change_reasons(con: duckdb.DuckDBPyConnection, guard: GuardConfig) -> lis
 def record_guard_decision(
     con: duckdb.DuckDBPyConnection, run_id: str, decision: GuardDecision, applied: int
 ) -> None:
+    """Keep the latest run's guard outcome (one row) in ``sync.guard_decision``."""
+    con.execute("delete from sync.guard_decision")
     con.execute(
-        "create or replace table sync.guard_decision as select ?::varchar as run_id, "
-        "?::varchar as status, ?::varchar[] as reasons, ?::bigint as changes_applied",
+        "insert into sync.guard_decision values (?, ?, ?, ?)",
         [run_id, decision.run_status, decision.reasons, applied],
     )
 
@@ -138,10 +139,7 @@ def read_guard_decision(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[st
     """The stored decision of ``run_id``: ('not_applied', [...]) if apply never ran."""
     rows = con.execute(
         "select status, reasons from sync.guard_decision where run_id = ?", [run_id]
-    ).fetchall() if con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'sync' and table_name = 'guard_decision'"
-    ).fetchall()[0][0] else []
+    ).fetchall()
     if not rows:
         return "not_applied", ["apply did not run (a blocking check failed or a step failed)"]
     return rows[0][0], list(rows[0][1] or [])

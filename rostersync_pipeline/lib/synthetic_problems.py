@@ -70,9 +70,6 @@ class DemoProblems:
     def of_kind(self, kind: ProblemKind) -> tuple[SeededProblem, ...]:
         return tuple(p for p in self.problems if p.kind == kind)
 
-    def source_ids(self, kind: ProblemKind) -> set[str]:
-        return {p.source_id for p in self.of_kind(kind)}
-
     def absent_from_app(self) -> set[str]:
         """Incoming students that the demo's app state must not hold (they arrive as new)."""
         return {

@@ -108,6 +108,12 @@ create table if not exists sync.runs (
     error_counts json,
     export_path varchar
 );
+create table if not exists sync.guard_decision (
+    run_id varchar not null,
+    status varchar not null,
+    reasons varchar[],
+    changes_applied bigint
+);
 create table if not exists sync.sync_errors (
     run_id varchar not null,
     record_type varchar not null,

@@ -12,7 +12,6 @@ import duckdb
 
 from rostersync_pipeline.config import (
     DistrictConfig,
-    load_all_district_configs,
     load_district,
     load_valid_district_configs,
 )
@@ -29,10 +28,6 @@ class RosterWarehouse(dg.ConfigurableResource):
 
     def district(self, district_id: str) -> DistrictConfig:
         return load_district(Path(self.config_dir), district_id)
-
-    def all_districts(self) -> dict[str, DistrictConfig]:
-        """Every district config; raises ConfigError if any file is invalid."""
-        return load_all_district_configs(Path(self.config_dir))
 
     def valid_districts(self) -> dict[str, DistrictConfig]:
         """Every valid district config; invalid files are logged and skipped."""
