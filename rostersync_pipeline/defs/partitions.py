@@ -7,13 +7,20 @@ import dagster as dg
 districts_partitions = dg.DynamicPartitionsDefinition(name="districts")
 
 
-def sync_district_partitions(instance: dg.DagsterInstance, district_ids: list[str]) -> list[str]:
-    """Add partitions for new district configs and drop those whose config is gone."""
+def partition_changes(
+    instance: dg.DagsterInstance, district_ids: list[str]
+) -> tuple[list[str], list[str]]:
+    """District partitions to add (new configs) and to delete (configs gone)."""
     current = set(instance.get_dynamic_partitions(districts_partitions.name))
     wanted = set(district_ids)
-    added = sorted(wanted - current)
+    return sorted(wanted - current), sorted(current - wanted)
+
+
+def sync_district_partitions(instance: dg.DagsterInstance, district_ids: list[str]) -> list[str]:
+    """Add partitions for new district configs and drop those whose config is gone, now."""
+    added, gone = partition_changes(instance, district_ids)
     if added:
         instance.add_dynamic_partitions(districts_partitions.name, added)
-    for gone in sorted(current - wanted):
-        instance.delete_dynamic_partition(districts_partitions.name, gone)
+    for district_id in gone:
+        instance.delete_dynamic_partition(districts_partitions.name, district_id)
     return added

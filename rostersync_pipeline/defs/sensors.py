@@ -8,7 +8,7 @@ import dagster as dg
 
 from rostersync_pipeline.config import district_config_paths
 from rostersync_pipeline.defs.jobs import sync_district_job
-from rostersync_pipeline.defs.partitions import districts_partitions
+from rostersync_pipeline.defs.partitions import districts_partitions, partition_changes
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
 
@@ -23,11 +23,11 @@ def district_configs_sensor(
     context: dg.SensorEvaluationContext, warehouse: RosterWarehouse
 ) -> dg.SensorResult:
     wanted = [p.stem for p in district_config_paths(Path(warehouse.config_dir))]
-    current = set(context.instance.get_dynamic_partitions(districts_partitions.name))
+    added, gone = partition_changes(context.instance, wanted)
     return dg.SensorResult(
         dynamic_partitions_requests=[
-            districts_partitions.build_add_request(sorted(set(wanted) - current)),
-            districts_partitions.build_delete_request(sorted(current - set(wanted))),
+            districts_partitions.build_add_request(added),
+            districts_partitions.build_delete_request(gone),
         ]
     )
 
