@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install headless Chromium for the Dagster UI test (rostersync_pipeline_tests/test_dagster_ui.py)
+# Install headless Chromium for the Dagster UI test (rostersync_pipeline_tests/defs/test_dagster_ui.py)
 # unless /usr/bin/chromium is already there. Idempotent and non-interactive; exits 0 when
 # Chromium exists. Uses Debian's `chromium` package (no snap, no download from elsewhere).
 set -euo pipefail

@@ -53,8 +53,8 @@ if str(REPO_ROOT) not in sys.path:
 
 import dagster as dg  # noqa: E402
 
-from rostersync_pipeline.lib.synthetic import write_district_config, write_oneroster_bundle  # noqa: E402
-from rostersync_pipeline.lib.warehouse import district_connection  # noqa: E402
+from rostersync_pipeline.demo.district import write_district_config, write_oneroster_bundle  # noqa: E402
+from rostersync_pipeline.lib.storage.warehouse import district_connection  # noqa: E402
 
 WORKSPACE = REPO_ROOT / "workspace.yaml"
 DEPLOY_DAGSTER_YAML = REPO_ROOT / "deploy" / "dagster.yaml"

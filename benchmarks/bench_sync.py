@@ -30,12 +30,12 @@ SYNCS = ("initial", "next_night")
 
 def _require_sync_service() -> None:
     try:
-        from rostersync_pipeline.sync_service import run_sync  # noqa: F401
+        from rostersync_pipeline.runner import run_sync  # noqa: F401
     except ImportError as exc:
         raise SystemExit(
-            "bench_sync: cannot import rostersync_pipeline.sync_service.run_sync "
+            "bench_sync: cannot import rostersync_pipeline.runner.run_sync "
             f"({exc}).\nThe sync entry point is required to benchmark a sync; the generator "
-            "alone can be timed with rostersync_pipeline.lib.synthetic.write_oneroster_bundle."
+            "alone can be timed with rostersync_pipeline.demo.district.write_oneroster_bundle."
         ) from exc
 
 
@@ -48,7 +48,7 @@ def _peak_rss_mib() -> float:
 def run_child(args: argparse.Namespace) -> int:
     """One sync in this (child) process; writes its measurements as JSON to ``--result``."""
     started = time.perf_counter()
-    from rostersync_pipeline.sync_service import run_sync
+    from rostersync_pipeline.runner import run_sync
 
     imported = time.perf_counter()
     outcome = run_sync(
@@ -93,12 +93,12 @@ def _sync_in_child(district_id: str, config_dir: Path, warehouse_dir: Path, out:
 
 
 def run_benchmark(args: argparse.Namespace) -> dict:
-    from rostersync_pipeline.lib.synthetic import (
+    from rostersync_pipeline.demo.district import (
         seed_roster,
         write_district_config,
         write_oneroster_bundle,
     )
-    from rostersync_pipeline.lib.warehouse import district_connection
+    from rostersync_pipeline.lib.storage.warehouse import district_connection
 
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="rs-bench-"))
     district_id = f"bench-{args.students}"

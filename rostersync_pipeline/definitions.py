@@ -6,19 +6,19 @@ import os
 
 import dagster as dg
 
+from rostersync_pipeline.defs.apply.assets import synced_roster
 from rostersync_pipeline.defs.checks.expectation_checks import (
     users_expectation_suite,
     users_validated,
 )
-from rostersync_pipeline.defs.identity.jobs import decide_match_alert_job
 from rostersync_pipeline.defs.ingest.assets import land_raw_roster
 from rostersync_pipeline.defs.jobs import sync_district_job
 from rostersync_pipeline.defs.notifications import NOTIFICATION_SENSORS
 from rostersync_pipeline.defs.reports.assets import error_export, run_summary
-from rostersync_pipeline.defs.review.jobs import approve_plan_job
+from rostersync_pipeline.defs.review.alerts import decide_match_alert_job
+from rostersync_pipeline.defs.review.approve import approve_plan_job
 from rostersync_pipeline.defs.schedules import nightly_schedules
 from rostersync_pipeline.defs.sensors import district_configs_sensor, drop_folder_sensor
-from rostersync_pipeline.defs.sync.assets import synced_roster
 from rostersync_pipeline.defs.transform.assets import match_and_plan, normalize_roster
 from rostersync_pipeline.resources.smtp import SmtpResource
 from rostersync_pipeline.resources.warehouse import RosterWarehouse

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rostersync_pipeline.lib.synthetic import (
+from rostersync_pipeline.demo.district import (
     seed_roster,
     write_district_config,
     write_oneroster_bundle,
 )
-from rostersync_pipeline.lib.warehouse import district_connection
-from rostersync_pipeline.sync_service import SyncOutcome, run_sync
+from rostersync_pipeline.lib.storage.warehouse import district_connection
+from rostersync_pipeline.runner import SyncOutcome, run_sync
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "samples"
 ROSTER_TABLES = ("schools", "users", "sections", "enrollments", "change_log")

@@ -18,7 +18,7 @@ import dagster as dg
 
 from rostersync_pipeline.config import ConfigError, DistrictConfig
 from rostersync_pipeline.defs.jobs import sync_district_job
-from rostersync_pipeline.lib.notifications import (
+from rostersync_pipeline.lib.report.notifications import (
     NotificationError,
     NotificationMessage,
     compose_held_for_review,

@@ -9,6 +9,7 @@ import dagster as dg
 from rostersync_pipeline.config import district_config_paths
 from rostersync_pipeline.defs.jobs import sync_district_job
 from rostersync_pipeline.defs.partitions import districts_partitions, partition_changes
+from rostersync_pipeline.lib.ingest.drop_folder import bundles_in
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
 
@@ -30,15 +31,6 @@ def district_configs_sensor(
             districts_partitions.build_delete_request(gone),
         ]
     )
-
-
-def bundles_in(folder: Path) -> list[Path]:
-    """Bundles in a drop folder: .zip files and directories, oldest first."""
-    if not folder.is_dir():
-        return []
-    found = [p for p in folder.iterdir()
-             if (p.suffix.lower() == ".zip" and p.is_file()) or p.is_dir()]
-    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
 
 
 @dg.sensor(

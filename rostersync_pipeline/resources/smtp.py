@@ -1,7 +1,7 @@
 """The mail server run-status notifications go through: settings from the environment at send time.
 
 Connection details and the password are read from ``ROSTERSYNC_SMTP_*`` environment variables
-(see :meth:`rostersync_pipeline.lib.notifications.SmtpSettings.from_env`) when a message is sent,
+(see :meth:`rostersync_pipeline.lib.report.notifications.SmtpSettings.from_env`) when a message is sent,
 never at import or load time: a code location without SMTP settings still loads, and its
 notification sensors skip with a logged reason instead of failing.
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from rostersync_pipeline.lib.notifications import (
+from rostersync_pipeline.lib.report.notifications import (
     NotificationError,
     NotificationMessage,
     SmtpSettings,
@@ -27,7 +27,7 @@ class SmtpNotConfiguredError(NotificationError):
 
 
 class SmtpResource(dg.ConfigurableResource):
-    """Sends composed notification messages with :func:`~rostersync_pipeline.lib.notifications.send`.
+    """Sends composed notification messages with :func:`~rostersync_pipeline.lib.report.notifications.send`.
 
     ``env_prefix`` names the environment variables (``<prefix>HOST``, ``PORT``, ``TLS``,
     ``USERNAME``, ``PASSWORD``, ``FROM``). ``ca_file`` is a PEM bundle to trust instead of the

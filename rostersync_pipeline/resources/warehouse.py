@@ -15,7 +15,7 @@ from rostersync_pipeline.config import (
     load_district,
     load_valid_district_configs,
 )
-from rostersync_pipeline.lib.warehouse import district_connection, district_db_path
+from rostersync_pipeline.lib.storage.warehouse import district_connection, district_db_path
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ plan and the error export still run, and the check itself records the run as ``b
 import dagster as dg
 
 from rostersync_pipeline.defs.partitions import districts_partitions
-from rostersync_pipeline.defs.reports.assets import export_path
-from rostersync_pipeline.lib.analytics import publish_run
-from rostersync_pipeline.lib.expectations import USERS_COLUMNS, users_suite, validate_frame
-from rostersync_pipeline.lib.run_record import RunSummary, fill_plan_summary, record_run
+from rostersync_pipeline.lib.report.export import export_path
+from rostersync_pipeline.lib.report.run_record import RunSummary, fill_plan_summary, record_run
+from rostersync_pipeline.lib.storage.analytics import publish_run
+from rostersync_pipeline.lib.validate.expectations import USERS_COLUMNS, users_suite, validate_frame
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
 USERS_SUITE_CHECK = "users_expectation_suite"

@@ -8,10 +8,11 @@ import dagster as dg
 import duckdb
 
 from rostersync_pipeline.defs.partitions import districts_partitions
-from rostersync_pipeline.lib.http import RetryPolicy
-from rostersync_pipeline.lib.landing import write_fetch_context
-from rostersync_pipeline.lib.providers import RAW_TABLES, fetch_and_land
-from rostersync_pipeline.lib.raw_archive import archive_raw
+from rostersync_pipeline.lib.ingest.drop_folder import bundles_in
+from rostersync_pipeline.lib.ingest.http import RetryPolicy
+from rostersync_pipeline.lib.ingest.landing import write_fetch_context
+from rostersync_pipeline.lib.ingest.providers import RAW_TABLES, fetch_and_land
+from rostersync_pipeline.lib.ingest.raw_archive import archive_raw
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
 RAW_SPECS = [
@@ -58,8 +59,6 @@ def bundle_to_land(source, override: str | None) -> Path | None:
     if source.path:
         return Path(source.path)
     if source.drop_folder:
-        from rostersync_pipeline.defs.sensors import bundles_in
-
         found = bundles_in(Path(source.drop_folder))
         return found[-1] if found else None
     return None

@@ -1,27 +1,22 @@
 """What a run tells people: the error export, the run summary, and the analytics publish."""
 
 
-from pathlib import Path
 
 import dagster as dg
 
 from rostersync_pipeline.defs.partitions import districts_partitions
-from rostersync_pipeline.lib.analytics import publish_run
-from rostersync_pipeline.lib.export import export_errors
-from rostersync_pipeline.lib.guard import read_guard_decision
-from rostersync_pipeline.lib.run_record import (
+from rostersync_pipeline.lib.apply.guard import read_guard_decision
+from rostersync_pipeline.lib.report.export import export_errors, export_path
+from rostersync_pipeline.lib.report.run_record import (
     RunSummary,
     fill_plan_summary,
     keep_run_errors,
     record_run,
     run_status,
 )
-from rostersync_pipeline.lib.summary_text import summary_markdown
+from rostersync_pipeline.lib.report.summary_text import summary_markdown
+from rostersync_pipeline.lib.storage.analytics import publish_run
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
-
-
-def export_path(warehouse_dir: str, district_id: str, run_id: str) -> Path:
-    return Path(warehouse_dir) / "exports" / district_id / f"sync_errors_{district_id}_{run_id[:8]}.zip"
 
 
 @dg.asset(

@@ -8,11 +8,11 @@ Two steps run them: ``normalize_roster`` (staging -> intermediate -> core) and
 import dagster as dg
 
 from rostersync_pipeline.defs.partitions import districts_partitions
-from rostersync_pipeline.lib.district_settings import write_settings
-from rostersync_pipeline.lib.providers import RAW_TABLES
-from rostersync_pipeline.lib.run_record import current_plan_summary
-from rostersync_pipeline.lib.sql_runner import SQL_ROOT, SqlModel, load_models, run_models
-from rostersync_pipeline.lib.summary_text import summary_markdown
+from rostersync_pipeline.lib.ingest.providers import RAW_TABLES
+from rostersync_pipeline.lib.report.run_record import current_plan_summary
+from rostersync_pipeline.lib.report.summary_text import summary_markdown
+from rostersync_pipeline.lib.transform.district_settings import write_settings
+from rostersync_pipeline.lib.transform.sql_runner import SQL_ROOT, SqlModel, load_models, run_models
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
 MODELS = load_models()

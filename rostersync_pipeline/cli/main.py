@@ -1,0 +1,147 @@
+"""The ``rostersync`` command: drives the same Dagster job in-process that the UI launches."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from rostersync_pipeline.cli.identity import register_identity_commands
+from rostersync_pipeline.cli.review import add_review_commands
+from rostersync_pipeline.config import ConfigError
+
+DEFAULT_CONFIG_DIR = os.environ.get("ROSTERSYNC_CONFIG_DIR", "config/districts")
+DEFAULT_WAREHOUSE = os.environ.get("ROSTERSYNC_WAREHOUSE", "warehouse")
+DEMO_DISTRICT = "demo-district"
+
+
+def _print_outcome(outcome, warehouse_dir: Path, district_id: str) -> None:
+    from rostersync_pipeline.lib.report.summary_text import summary_text
+    from rostersync_pipeline.lib.storage.warehouse import district_db_path
+
+    if outcome.summary:
+        print(summary_text(outcome.summary))
+    if outcome.failure:
+        print(f"run failed: {outcome.failure}", file=sys.stderr)
+    print()
+    print("seconds per stage: " + ", ".join(f"{k} {v:.2f}" for k, v in outcome.stage_seconds.items()))
+    if outcome.summary and outcome.summary.export_path:
+        print(f"error export:  {outcome.summary.export_path}")
+    print(f"DuckDB file:   {district_db_path(warehouse_dir, district_id)}")
+    print(f"analytics:     {Path(warehouse_dir) / 'analytics.duckdb'}")
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from rostersync_pipeline.runner import run_sync
+
+    os.environ.setdefault("ROSTERSYNC_PROGRESS", "1")
+    outcome = run_sync(
+        args.district_id,
+        config_dir=Path(args.config_dir),
+        warehouse_dir=Path(args.warehouse),
+        dry_run=args.dry_run,
+        bundle_path=Path(args.bundle) if args.bundle else None,
+        progress=True,
+    )
+    _print_outcome(outcome, Path(args.warehouse), args.district_id)
+    return 0 if outcome.success else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from rostersync_pipeline.demo.app_roster import seed_roster, write_district_config
+    from rostersync_pipeline.demo.district import write_oneroster_bundle
+    from rostersync_pipeline.lib.storage.warehouse import district_connection, district_db_path
+    from rostersync_pipeline.runner import run_sync
+
+    if args.students < 1100:
+        raise SystemExit("demo: --students must be at least 1100 (two schools of 550; one of "
+                         "them plays the school the app does not know)")
+    warehouse = Path(args.warehouse)
+    demo_root = warehouse / "demo"
+    config_dir = demo_root / "config"
+    bundle = demo_root / "bundles" / "night-0"
+    started = time.perf_counter()
+    shutil.rmtree(demo_root, ignore_errors=True)
+    district_db_path(warehouse, DEMO_DISTRICT).unlink(missing_ok=True)
+    stats = write_oneroster_bundle(bundle, args.students, seed=7, problems=True)
+    write_district_config(config_dir, DEMO_DISTRICT, bundle)
+    with district_connection(warehouse, DEMO_DISTRICT) as con:
+        seed = seed_roster(con, bundle)
+    print(
+        f"demo district: {stats.students} students, {stats.teachers} teachers, "
+        f"{stats.schools} schools, {stats.sections} sections, {stats.enrollments} enrollments "
+        f"(app already holds {seed.students} students, {seed.educators} educators)"
+    )
+    print("seeded problems: a rotated ID, a shared email, a missing required value, an "
+          "unknown school name, an unmapped grade\n")
+    os.environ.setdefault("ROSTERSYNC_PROGRESS", "1")
+    outcome = run_sync(DEMO_DISTRICT, config_dir=config_dir, warehouse_dir=warehouse, progress=True)
+    _print_outcome(outcome, warehouse, DEMO_DISTRICT)
+    print(f"config:        {config_dir / (DEMO_DISTRICT + '.yaml')}")
+    print(f"total seconds: {time.perf_counter() - started:.1f}")
+    return 0 if outcome.success else 1
+
+
+def cmd_errors(args: argparse.Namespace) -> int:
+    from rostersync_pipeline.lib.report.export import export_errors
+    from rostersync_pipeline.lib.report.run_record import latest_run_id
+    from rostersync_pipeline.lib.storage.warehouse import district_connection
+
+    with district_connection(args.warehouse, args.district_id) as con:
+        run_id = args.run or latest_run_id(con)
+        if run_id is None:
+            raise SystemExit(f"no runs recorded for district {args.district_id} yet")
+        rows = export_errors(con, args.district_id, run_id, Path(args.out))
+    print(f"{rows} error rows of run {run_id} written to {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rostersync", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add_common(p: argparse.ArgumentParser, config: bool = True) -> None:
+        if config:
+            p.add_argument("--config-dir", default=DEFAULT_CONFIG_DIR,
+                           help="directory of district YAML files (default %(default)s)")
+        p.add_argument("--warehouse", default=DEFAULT_WAREHOUSE,
+                       help="warehouse directory (default %(default)s)")
+
+    demo = sub.add_parser("demo", help="generate a synthetic district with problems and sync it")
+    demo.add_argument("--students", type=int, default=2000)
+    add_common(demo, config=False)
+    demo.set_defaults(func=cmd_demo)
+
+    sync = sub.add_parser("sync", help="sync one district now")
+    sync.add_argument("district_id")
+    sync.add_argument("--dry-run", action="store_true", help="test import: plan, change nothing")
+    sync.add_argument("--bundle", help="land this bundle instead of the configured source")
+    add_common(sync)
+    sync.set_defaults(func=cmd_sync)
+
+    errors = sub.add_parser("errors", help="export a run's errors as a .zip of CSV")
+    errors.add_argument("district_id")
+    errors.add_argument("--run", help="run id (default: the latest run)")
+    errors.add_argument("--out", required=True, help="output .zip path")
+    add_common(errors)
+    errors.set_defaults(func=cmd_errors)
+
+    add_review_commands(sub, add_common)
+    register_identity_commands(sub, add_common)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

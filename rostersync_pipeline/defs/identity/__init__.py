@@ -1,1 +1,0 @@
-"""Dagster objects for identity resolution: recording match decisions on duplicate alerts."""

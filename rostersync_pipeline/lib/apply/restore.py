@@ -1,0 +1,141 @@
+"""Restore: return the roster to its state after an earlier run, in one transaction.
+
+The target of each record is its ``roster.*_history`` version valid when the target run
+finished (``sync.runs.finished_at``). Synced fields and status are set back to it: what was
+deactivated since is reactivated, field updates are reverted, and records sync created since
+are deactivated (deactivate, never delete). Fields the app owns (custom school names, notes,
+origin) are never touched. The restore is a new run: ``sync.runs`` status ``restored``,
+``roster.change_log`` rows and new history versions under its own run id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import duckdb
+
+from rostersync_pipeline.lib.apply.history import baseline_history, record_history, run_moment
+from rostersync_pipeline.lib.report.run_record import RESTORED, RunSummary, record_run
+
+SYNCED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "schools": ("source_id", "sis_id", "state_id", "nces_id"),
+    "users": ("source_id", "sis_id", "state_id", "student_number", "email", "username",
+              "first_name", "middle_name", "last_name", "birth_date", "grade", "school_app_id",
+              "programs"),
+    "sections": ("source_id", "sis_id", "school_app_id", "name", "course_name", "term_name"),
+    "enrollments": ("source_id", "section_app_id", "user_app_id", "role"),
+}
+ENTITY_LABEL = {
+    "schools": "'schools'",
+    "users": "r.role || 's'",
+    "sections": "'sections'",
+    "enrollments": "'enrollments'",
+}
+
+TARGET_SQL = """create or replace temp table restore_{table} as
+with target as (
+    select app_id, {columns}, status
+    from roster.{table}_history
+    where valid_from <= $at and (valid_to is null or valid_to > $at)
+),
+created_since as (
+    select app_id from roster.{table}_history group by app_id having min(valid_from) > $at
+),
+wanted as (
+    select * from target
+    union all
+    select app_id, {columns}, 'inactive' as status
+    from roster.{table}
+    where app_id in (select app_id from created_since)
+),
+compared as (
+    select
+        wanted.*,
+        {entity} as entity,
+        r.status as current_status,
+        list_filter([{changes}], lambda x: x is not null) as changed_fields
+    from wanted
+    join roster.{table} as r on r.app_id = wanted.app_id
+)
+select
+    *,
+    case
+        when status = 'active' and current_status <> 'active' then 'reactivate'
+        when status <> 'active' and current_status = 'active' then 'deactivate'
+        else 'update'
+    end as action
+from compared
+where len(changed_fields) > 0 or status is distinct from current_status"""
+
+UPDATE_SQL = """update roster.{table} as r set {assignments}, status = x.status,
+    updated_run_id = $run_id
+from restore_{table} as x
+where x.app_id = r.app_id"""
+
+CHANGE_LOG_SQL = """insert into roster.change_log
+select $run_id, entity, app_id, action, changed_fields, now()::timestamp
+from restore_{table}"""
+
+
+class RestoreRefused(RuntimeError):
+    """A restore that cannot happen; the message says why."""
+
+
+@dataclass
+class RestoreResult:
+    run_id: str
+    to_run_id: str
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def changes(self) -> int:
+        return sum(n for actions in self.counts.values() for n in actions.values())
+
+
+def _sql(template: str, table: str) -> str:
+    columns = SYNCED_COLUMNS[table]
+    return template.format(
+        table=table,
+        columns=", ".join(columns),
+        entity=ENTITY_LABEL[table],
+        changes=", ".join(
+            f"case when wanted.{c} is distinct from r.{c} then '{c}' end" for c in columns),
+        assignments=", ".join(f"{c} = x.{c}" for c in columns),
+    )
+
+
+def restore_to_run(
+    con: duckdb.DuckDBPyConnection, district_id: str, to_run_id: str, run_id: str | None = None
+) -> RestoreResult:
+    """Put the roster back to its state after ``to_run_id``; one transaction, a new run."""
+    run_id = run_id or str(uuid.uuid4())
+    at = run_moment(con, to_run_id, "finished_at")
+    if at is None:
+        raise RestoreRefused(f"run {to_run_id!r} is not recorded for district {district_id!r} "
+                             "(see sync.runs)")
+    started_at = con.execute("select now()::timestamp").fetchall()[0][0]
+    result = RestoreResult(run_id, to_run_id)
+    con.execute("begin transaction")
+    try:
+        baseline_history(con)
+        for table in SYNCED_COLUMNS:
+            con.execute(_sql(TARGET_SQL, table), {"at": at})
+            for entity, action, n in con.execute(
+                f"select entity, action, count(*) from restore_{table} group by all"
+            ).fetchall():
+                result.counts.setdefault(entity, {})[action] = n
+            con.execute(_sql(UPDATE_SQL, table), {"run_id": run_id})
+            con.execute(_sql(CHANGE_LOG_SQL, table), {"run_id": run_id})
+        record_history(con, run_id)
+        record_run(con, RunSummary(
+            run_id=run_id, district_id=district_id, status=RESTORED, dry_run=False,
+            fetch_complete=None, fetch_mode="restore", counts=result.counts,
+            reasons=[f"restored to the state after run {to_run_id} (finished {at})"],
+            started_at=started_at,
+        ))
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return result

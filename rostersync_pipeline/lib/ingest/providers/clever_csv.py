@@ -1,0 +1,128 @@
+"""Clever-format CSV (Clever SFTP spec), from a directory or a ``.zip``, into ``raw.clever_csv_*``.
+
+- Files: ``schools.csv``, ``students.csv``, ``teachers.csv``, ``sections.csv``,
+  ``enrollments.csv`` (the five required) and ``staff.csv`` (optional). A required file that is
+  missing makes the fetch incomplete.
+- Headers are matched by name, case-insensitively; columns outside the spec are kept in
+  ``_ext`` as JSON. All spec columns land as VARCHAR.
+- UTF-8 with or without BOM; CRLF / LF / CR-only line endings; no final newline; quoted fields.
+  A row that does not parse is a problem naming file, line and column; the fetch is then
+  incomplete.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from rostersync_pipeline.lib.ingest.landing import EntityMode, FetchProblem, FetchResult
+from rostersync_pipeline.lib.ingest.providers.csv_landing import land_csv_file, read_header
+from rostersync_pipeline.lib.ingest.providers.oneroster_csv import find_files, open_bundle
+
+SECTION_TEACHER_COLUMNS = ("Teacher_id", *(f"Teacher_{n}_id" for n in range(2, 11)))
+
+SPEC_COLUMNS: dict[str, tuple[str, ...]] = {
+    "schools": (
+        "School_id", "School_name", "School_number", "State_id", "NCES_id", "Low_grade",
+        "High_grade", "Principal", "Principal_email", "School_address", "School_city",
+        "School_state", "School_zip", "School_phone",
+    ),
+    "students": (
+        "School_id", "Student_id", "Student_number", "State_id", "Last_name", "Middle_name",
+        "First_name", "Grade", "Gender", "Graduation_year", "DOB", "Race", "Hispanic_Latino",
+        "Home_language", "Ell_status", "Frl_status", "IEP_status", "Section_504_status",
+        "Gifted_status", "Student_street", "Student_city", "Student_state", "Student_zip",
+        "Student_email", "Contact_relationship", "Contact_type", "Contact_name",
+        "Contact_phone", "Contact_phone_type", "Contact_email", "Contact_sis_id", "Username",
+        "Password", "Unweighted_gpa", "Weighted_gpa",
+    ),
+    "teachers": (
+        "School_id", "Teacher_id", "Teacher_number", "State_teacher_id", "Teacher_email",
+        "First_name", "Middle_name", "Last_name", "Title", "Username", "Password",
+    ),
+    "sections": (
+        "School_id", "Section_id", *SECTION_TEACHER_COLUMNS, "Name", "Section_number",
+        "Grade", "Course_name", "Course_number", "Course_description", "Period", "Subject",
+        "Term_name", "Term_start", "Term_end",
+    ),
+    "enrollments": ("School_id", "Section_id", "Student_id"),
+    "staff": (
+        "School_id", "Staff_id", "Staff_email", "First_name", "Last_name", "Department",
+        "Title", "Username", "Password", "Role",
+    ),
+}
+REQUIRED_FILES = ("schools", "students", "teachers", "sections", "enrollments")
+ID_COLUMN = {"schools": "School_id", "students": "Student_id", "teachers": "Teacher_id",
+             "sections": "Section_id", "enrollments": "Section_id", "staff": "Staff_id"}
+FILE_ENTITY = {"schools": "schools", "students": "users", "sections": "sections",
+               "enrollments": "enrollments"}
+
+RAW_TABLES: dict[str, tuple[str, ...]] = {
+    f"clever_csv_{name}": columns for name, columns in SPEC_COLUMNS.items()
+}
+
+
+def _column_map(name: str, header: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    by_lower = {c.lower(): c for c in SPEC_COLUMNS[name]}
+    spec: dict[str, int] = {}
+    ext: dict[str, int] = {}
+    for pos, raw_name in enumerate(header):
+        column = by_lower.get(raw_name.strip().lower())
+        if column and column not in spec:
+            spec[column] = pos
+        elif raw_name.strip():
+            ext[raw_name.strip()] = pos
+    return spec, ext
+
+
+def _land_file(con: duckdb.DuckDBPyConnection, name: str, path: Path, run_id: str,
+               problems: list[FetchProblem]) -> int:
+    header = read_header(path)
+    if not any(h.strip() for h in header):
+        problems.append(FetchProblem(path.name, "the file has no header row", row=1))
+        return 0
+    spec, ext = _column_map(name, header)
+    if ID_COLUMN[name] not in spec:
+        problems.append(FetchProblem(path.name, f"no {ID_COLUMN[name]} column in the header",
+                                     row=1, field=ID_COLUMN[name]))
+        return 0
+    return land_csv_file(con, path, table=f"clever_csv_{name}", columns=SPEC_COLUMNS[name],
+                         header=header, spec=spec, ext=ext, run_id=run_id, problems=problems)
+
+
+def land_directory(con: duckdb.DuckDBPyConnection, path: Path, *, run_id: str) -> FetchResult:
+    """Land a Clever CSV upload (directory or .zip) into ``raw.clever_csv_*``, replacing it."""
+    problems: list[FetchProblem] = []
+    row_counts: dict[str, int] = {}
+    entity_modes: dict[str, EntityMode] = {e: "absent" for e in
+                                           ("schools", "users", "sections", "enrollments",
+                                            "terms", "courses")}
+    for table in RAW_TABLES:
+        con.execute(f"delete from raw.{table}")
+    with open_bundle(path) as directory:
+        files = find_files(directory)
+        for name in SPEC_COLUMNS:
+            file_path = files.get(name)
+            if file_path is None:
+                if name in REQUIRED_FILES:
+                    problems.append(FetchProblem(f"{name}.csv", "missing from the upload"))
+                row_counts[f"clever_csv_{name}"] = 0
+                continue
+            rows = _land_file(con, name, file_path, run_id, problems)
+            row_counts[f"clever_csv_{name}"] = rows
+            entity = FILE_ENTITY.get(name)
+            if entity:
+                entity_modes[entity] = "bulk"
+    if entity_modes["users"] == "bulk" or "teachers" in row_counts:
+        row_counts["users"] = sum(row_counts.get(f"clever_csv_{n}", 0)
+                                  for n in ("students", "teachers", "staff"))
+        entity_modes["users"] = "bulk"
+    for entity in ("schools", "sections", "enrollments"):
+        file_name = {"schools": "schools", "sections": "sections",
+                     "enrollments": "enrollments"}[entity]
+        row_counts[entity] = row_counts.get(f"clever_csv_{file_name}", 0)
+    if entity_modes["sections"] == "bulk":
+        entity_modes["terms"] = entity_modes["courses"] = "bulk"
+    return FetchResult(provider="clever_csv", entity_modes=entity_modes, problems=problems,
+                       row_counts=row_counts)

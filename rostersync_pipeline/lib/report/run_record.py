@@ -1,0 +1,208 @@
+"""A run's record: errors in ``sync.sync_errors``, its row in ``sync.runs``, its plan summary.
+
+Run status vocabulary (``sync.runs.status``), one word per outcome:
+
+- ``applied``: the run's plan was applied;
+- ``requires_review``: the guard held the plan (thresholds, a mass ID change, or the district
+  requires approval); the plan is kept in the plan store (``plan_id`` = this run's id);
+- ``dry_run``: a test import, nothing applied;
+- ``skipped``: the provider is not healthy, nothing fetched or applied;
+- ``not_applied``: apply did not run (a blocking check failed);
+- ``approved``: an approval run that applied a stored plan (``status_reason`` names it);
+- ``restored``: a restore run that returned the roster to its state after an earlier run.
+
+``sync.run_details`` holds, per run, the ID changes, alerts and a sample of plan rows per
+entity and action (IDs and changed field names only: no names, emails or birth dates).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+
+from rostersync_pipeline.lib.apply.plan_tables import CURRENT_PLAN, PlanTables
+
+APPLIED = "applied"
+REQUIRES_REVIEW = "requires_review"
+APPROVED = "approved"
+RESTORED = "restored"
+GUARD_TO_RUN_STATUS = {"held": REQUIRES_REVIEW}
+SAMPLE_ROWS_PER_ACTION = 5
+
+COUNTS_SQL = """
+select entity, action, count(*) from (
+    select entity, action from {plan_schools} where action in ('create', 'update',
+        'reactivate', 'unchanged')
+    union all select entity, action from {plan_users}
+    union all select entity, action from {plan_sections}
+    union all select entity, action from {plan_enrollments}
+) group by all order by all
+"""
+
+SAMPLE_SQL = """
+select entity, action, app_id, source_id, changed_fields, matched_rule
+from {sync_plan}
+qualify row_number() over (partition by entity, action order by app_id) <= $n
+order by entity, action, app_id
+"""
+
+
+def run_status(guard_status: str) -> str:
+    """The ``sync.runs`` status of a guard decision's run status (``held`` -> review)."""
+    return GUARD_TO_RUN_STATUS.get(guard_status, guard_status)
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    district_id: str
+    status: str
+    dry_run: bool
+    fetch_complete: bool | None
+    fetch_mode: str | None
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    error_counts: dict[str, int] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+    export_path: str | None = None
+    id_changes: dict[str, int] = field(default_factory=dict)
+    alerts: dict[str, int] | None = None
+    samples: list[dict] = field(default_factory=list)
+    started_at: datetime | None = None
+
+
+def keep_run_errors(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
+    """Copy the run's errors into the kept ``sync.sync_errors``; returns counts per code."""
+    con.execute("delete from sync.sync_errors where run_id = ?", [run_id])
+    con.execute("insert into sync.sync_errors by name select * from sync.run_errors")
+    rows = con.execute(
+        "select error_code, count(*) from sync.sync_errors where run_id = ? "
+        "group by all order by 2 desc, 1",
+        [run_id],
+    ).fetchall()
+    return dict(rows)
+
+
+def summarize_plan(
+    con: duckdb.DuckDBPyConnection, tables: PlanTables = CURRENT_PLAN
+) -> dict[str, dict[str, int]]:
+    """Counts per entity and action (``unchanged`` included) of a plan."""
+    counts: dict[str, dict[str, int]] = {}
+    for entity, action, n in con.execute(COUNTS_SQL.format(**tables)).fetchall():
+        counts.setdefault(entity, {})[action] = n
+    return counts
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? "
+        "and table_name = ?", [schema, table]).fetchall()[0][0])
+
+
+def match_alert_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int] | None:
+    """Possible duplicates in ``sync.match_alerts`` (by status if it has one); None if absent."""
+    if not _table_exists(con, "sync", "match_alerts"):
+        return None
+    has_status = con.execute(
+        "select count(*) from information_schema.columns where table_schema = 'sync' "
+        "and table_name = 'match_alerts' and column_name = 'status'").fetchall()[0][0]
+    sql = ("select status, count(*) from sync.match_alerts group by all order by all"
+           if has_status else "select 'alerts', count(*) from sync.match_alerts")
+    return {str(key): n for key, n in con.execute(sql).fetchall() if n}
+
+
+def plan_details(
+    con: duckdb.DuckDBPyConnection, tables: PlanTables = CURRENT_PLAN
+) -> tuple[dict[str, int], list[dict]]:
+    """(ID changes per entity, sample plan rows per entity and action) of a plan."""
+    id_changes = dict(con.execute(
+        f"select entity, count(*) from {tables['plan_users']} where id_change "
+        "group by all order by all").fetchall())
+    cursor = con.execute(SAMPLE_SQL.format(**tables), {"n": SAMPLE_ROWS_PER_ACTION})
+    names = [d[0] for d in cursor.description]
+    samples = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return id_changes, samples
+
+
+def fill_plan_summary(
+    con: duckdb.DuckDBPyConnection, summary: RunSummary, tables: PlanTables = CURRENT_PLAN
+) -> RunSummary:
+    """Counts, ID changes, alerts and samples of the plan in ``tables``, into ``summary``."""
+    summary.counts = summarize_plan(con, tables)
+    summary.id_changes, summary.samples = plan_details(con, tables)
+    if tables == CURRENT_PLAN:
+        summary.alerts = match_alert_counts(con)
+    return summary
+
+
+def record_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
+    """Write (or rewrite) the run's ``sync.runs`` and ``sync.run_details`` rows."""
+    started = "?::timestamp" if summary.started_at else "(select started_at from config.run)"
+    started_params = [summary.started_at] if summary.started_at else []
+    con.execute("delete from sync.runs where run_id = ?", [summary.run_id])
+    con.execute(
+        f"insert into sync.runs select ?, ?, {started}, now()::timestamp, ?, ?, ?, ?, ?, "
+        "?::json, ?::json, ?",
+        [
+            summary.run_id, summary.district_id, *started_params, summary.status,
+            summary.dry_run, summary.fetch_complete, summary.fetch_mode,
+            "; ".join(summary.reasons) or None, json.dumps(summary.counts),
+            json.dumps(summary.error_counts), summary.export_path,
+        ],
+    )
+    con.execute("delete from sync.run_details where run_id = ?", [summary.run_id])
+    con.execute(
+        "insert into sync.run_details values (?, ?::json, ?::json, ?::json)",
+        [summary.run_id, json.dumps(summary.id_changes),
+         None if summary.alerts is None else json.dumps(summary.alerts),
+         json.dumps(summary.samples, default=str)],
+    )
+
+
+def read_run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary | None:
+    """A recorded run's summary, details included; None if the run is not recorded."""
+    rows = con.execute(
+        "select r.district_id, r.status, r.dry_run, r.fetch_complete, r.fetch_mode, "
+        "r.status_reason, r.counts, r.error_counts, r.export_path, r.started_at, "
+        "d.id_changes, d.alerts, d.samples "
+        "from sync.runs as r left join sync.run_details as d using (run_id) "
+        "where r.run_id = ?",
+        [run_id],
+    ).fetchall()
+    if not rows:
+        return None
+    (district_id, status, dry_run, complete, mode, reason, counts, errors, export, started,
+     id_changes, alerts, samples) = rows[0]
+    return RunSummary(
+        run_id=run_id, district_id=district_id, status=status, dry_run=dry_run,
+        fetch_complete=complete, fetch_mode=mode, counts=json.loads(counts or "{}"),
+        error_counts=json.loads(errors or "{}"),
+        reasons=reason.split("; ") if reason else [], export_path=export,
+        id_changes=json.loads(id_changes or "{}"),
+        alerts=json.loads(alerts) if alerts else None,
+        samples=json.loads(samples or "[]"), started_at=started,
+    )
+
+
+def latest_run_id(con: duckdb.DuckDBPyConnection) -> str | None:
+    rows = con.execute(
+        "select run_id from sync.runs order by finished_at desc limit 1").fetchall()
+    return rows[0][0] if rows else None
+
+
+def current_plan_summary(
+    con: duckdb.DuckDBPyConnection, district_id: str, run_id: str
+) -> RunSummary:
+    """The summary of the plan just computed (``sync.plan_*``, ``sync.run_errors``), status
+    ``planned``: the guard decides next."""
+    fetch = con.execute(
+        "select (select fetch_complete from config.run), string_agg(distinct mode, '/') "
+        "from config.fetch_entities where mode <> 'absent'").fetchall()[0]
+    errors = dict(con.execute(
+        "select error_code, count(*) from sync.run_errors group by all").fetchall())
+    summary = RunSummary(run_id=run_id, district_id=district_id, status="planned",
+                         dry_run=False, fetch_complete=bool(fetch[0]),
+                         fetch_mode=fetch[1] or "absent", error_counts=errors)
+    return fill_plan_summary(con, summary)

@@ -1,0 +1,218 @@
+"""Where a district's data lives: one DuckDB file per district under the warehouse directory.
+
+One file per district means one district's run never waits on another's lock (DuckDB allows
+one writer per file). Analysts query across districts through ``analytics.duckdb``, whose views
+read the Parquet files each run publishes (see :mod:`rostersync_pipeline.lib.storage.analytics`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+DEFAULT_MEMORY_LIMIT = "4GB"
+SCHEMAS = ("raw", "config", "staging", "intermediate", "core", "sync", "roster")
+
+ROSTER_DDL = """
+create table if not exists roster.schools (
+    app_id bigint not null,
+    custom_name varchar not null,
+    source_id varchar,
+    sis_id varchar,
+    state_id varchar,
+    nces_id varchar,
+    status varchar not null default 'active',
+    origin varchar not null default 'sync',
+    created_run_id varchar,
+    updated_run_id varchar
+);
+create table if not exists roster.users (
+    app_id bigint not null,
+    role varchar not null,
+    source_id varchar,
+    sis_id varchar,
+    state_id varchar,
+    student_number varchar,
+    email varchar,
+    username varchar,
+    first_name varchar,
+    middle_name varchar,
+    last_name varchar,
+    birth_date date,
+    grade varchar,
+    school_app_id bigint,
+    programs varchar[],
+    status varchar not null default 'active',
+    origin varchar not null default 'sync',
+    app_notes varchar,
+    created_run_id varchar,
+    updated_run_id varchar
+);
+create table if not exists roster.sections (
+    app_id bigint not null,
+    source_id varchar,
+    sis_id varchar,
+    school_app_id bigint,
+    name varchar,
+    course_name varchar,
+    term_name varchar,
+    status varchar not null default 'active',
+    origin varchar not null default 'sync',
+    created_run_id varchar,
+    updated_run_id varchar
+);
+create table if not exists roster.enrollments (
+    app_id bigint not null,
+    source_id varchar,
+    section_app_id bigint not null,
+    user_app_id bigint not null,
+    role varchar not null,
+    status varchar not null default 'active',
+    origin varchar not null default 'sync',
+    created_run_id varchar,
+    updated_run_id varchar
+);
+create table if not exists roster.change_log (
+    run_id varchar not null,
+    entity varchar not null,
+    app_id bigint not null,
+    action varchar not null,
+    changed_fields varchar[],
+    applied_at timestamp not null
+);
+create table if not exists roster.match_decisions (
+    entity varchar not null,
+    source_id varchar not null,
+    decision varchar not null,
+    app_id bigint,
+    decided_by varchar,
+    note varchar,
+    decided_at timestamp not null
+);
+create table if not exists sync.runs (
+    run_id varchar not null,
+    district_id varchar not null,
+    started_at timestamp,
+    finished_at timestamp,
+    status varchar not null,
+    dry_run boolean not null,
+    fetch_complete boolean,
+    fetch_mode varchar,
+    status_reason varchar,
+    counts json,
+    error_counts json,
+    export_path varchar
+);
+create table if not exists sync.guard_decision (
+    run_id varchar not null,
+    status varchar not null,
+    reasons varchar[],
+    changes_applied bigint
+);
+create table if not exists sync.sync_errors (
+    run_id varchar not null,
+    record_type varchar not null,
+    field varchar,
+    error_value varchar,
+    error_code varchar not null,
+    source_id varchar,
+    app_id bigint,
+    school varchar,
+    name varchar,
+    message varchar,
+    remediation varchar,
+    source_file varchar,
+    source_row bigint
+);
+create table if not exists sync.run_details (
+    run_id varchar not null,
+    id_changes json,
+    alerts json,
+    samples json
+);
+create table if not exists sync.stored_plans (
+    plan_id varchar not null,
+    district_id varchar not null,
+    created_at timestamp not null,
+    status varchar not null,
+    reasons varchar[],
+    counts json,
+    roster_fingerprint json not null,
+    decided_at timestamp,
+    decided_run_id varchar,
+    decision_note varchar
+);
+create table if not exists roster.schools_history as
+    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
+        null::timestamp as valid_from, null::timestamp as valid_to
+    from roster.schools where false;
+create table if not exists roster.users_history as
+    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
+        null::timestamp as valid_from, null::timestamp as valid_to
+    from roster.users where false;
+create table if not exists roster.sections_history as
+    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
+        null::timestamp as valid_from, null::timestamp as valid_to
+    from roster.sections where false;
+create table if not exists roster.enrollments_history as
+    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
+        null::timestamp as valid_from, null::timestamp as valid_to
+    from roster.enrollments where false;
+"""
+
+
+def district_db_path(warehouse_dir: Path | str, district_id: str) -> Path:
+    return Path(warehouse_dir) / "districts" / f"{district_id}.duckdb"
+
+
+def _connect_with_retry(path: Path, read_only: bool, timeout_s: float) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file, waiting briefly if another process holds its lock."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@contextmanager
+def district_connection(
+    warehouse_dir: Path | str,
+    district_id: str,
+    *,
+    read_only: bool = False,
+    lock_timeout_s: float = 60.0,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to one district's DuckDB file, schemas and roster tables ensured."""
+    path = district_db_path(warehouse_dir, district_id)
+    if read_only and not path.exists():
+        raise FileNotFoundError(f"{path}: no warehouse for district {district_id!r} yet")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = _connect_with_retry(path, read_only, lock_timeout_s)
+    try:
+        if os.environ.get("ROSTERSYNC_PROGRESS") == "1":
+            con.execute("set enable_progress_bar = true")
+        # Bounded memory: past this DuckDB spills to disk instead of growing the process.
+        con.execute("set memory_limit = ?",
+                    [os.environ.get("ROSTERSYNC_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)])
+        if not read_only:
+            ensure_schemas(con)
+        yield con
+    finally:
+        con.close()
+
+
+def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
+    for schema in SCHEMAS:
+        con.execute(f"create schema if not exists {schema}")
+    con.execute(ROSTER_DDL)
+    from rostersync_pipeline.lib.ingest.providers import ensure_raw_tables
+
+    ensure_raw_tables(con)

@@ -1,0 +1,152 @@
+"""Review and approve: a held plan is stored, approved exactly as stored, refused when stale.
+
+Real syncs of tiny bundles into DuckDB files in ``tmp_path``; approval runs the ``approve_plan``
+Dagster job in-process (through the CLI and through ``run_approval`` on a test instance).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from rostersync_pipeline.cli.main import main
+from rostersync_pipeline.cli.review import run_approval
+from rostersync_pipeline_tests.helpers import (
+    District,
+    enrollment,
+    make_district,
+    org,
+    section,
+    student,
+    teacher,
+    write_bundle,
+)
+
+APPROVAL = {"schools": {"create_unmatched": True}, "require_approval": True}
+
+
+def night(directory: Path, *student_ids: str) -> Path:
+    users = [teacher("t1", "sch1"), *(student(s, "sch1") for s in student_ids)]
+    return write_bundle(
+        directory,
+        orgs=[org("sch1", "North High")],
+        users=users,
+        classes=[section("sec1", "sch1")],
+        enrollments=[enrollment(f"e-{u['sourcedId']}", "sec1", u["sourcedId"], "sch1",
+                                role="teacher" if u["role"] == "teacher" else "student")
+                     for u in users],
+    )
+
+
+def cli(district: District, *args: str) -> int:
+    return main([*args, "--warehouse", str(district.warehouse_dir)])
+
+
+def approve(district: District, plan_id: str) -> int:
+    return cli(district, "approve", district.district_id, plan_id,
+               "--config-dir", str(district.config_dir))
+
+
+def test_a_held_plan_waits_and_approval_applies_exactly_the_stored_plan(tmp_path: Path,
+                                                                         capsys) -> None:
+    bundle = night(tmp_path / "bundle", "s1", "s2", "s3")
+    district = make_district(tmp_path, bundle, **APPROVAL)
+
+    held = district.sync()
+
+    assert held.success and held.status == "requires_review", held.failure
+    assert district.scalar("select count(*) from roster.users") == 0
+    assert district.query("select plan_id, status from sync.stored_plans") == [
+        (held.run_id, "requires_review")]
+    assert district.scalar("select count(*) from sync.stored_plan_users where plan_id = ?",
+                           [held.run_id]) == 4
+    assert cli(district, "plan", district.district_id) == 0
+    shown = capsys.readouterr().out
+    assert "status: requires_review" in shown
+    assert f"rostersync approve {district.district_id} PLAN_ID" in shown
+    assert held.run_id in shown
+
+    night(bundle, "s1", "s2", "s3", "s4")  # the source changed since: not part of the plan
+    assert approve(district, held.run_id) == 0
+    assert "approved and applied" in capsys.readouterr().out
+
+    assert sorted(district.users()) == ["s1", "s2", "s3", "t1"]
+    approval = district.query(
+        "select run_id, status, status_reason, counts->>'$.students.create' from sync.runs "
+        "where status = 'approved'")
+    assert len(approval) == 1
+    approval_run, _, reason, created = approval[0]
+    assert reason == f"approved stored plan {held.run_id}" and created == "3"
+    assert district.query("select status, decided_run_id from sync.stored_plans") == [
+        ("approved", approval_run)]
+    assert district.scalar("select count(*) from roster.change_log where run_id = ?",
+                           [approval_run]) == 10
+    assert district.scalar("select count(*) from roster.users_history where valid_from_run = ?",
+                           [approval_run]) == 4
+
+    assert approve(district, held.run_id) == 1
+    assert f"plan {held.run_id} is already approved" in capsys.readouterr().err
+
+
+def test_next_night_plans_afresh_and_a_stale_plan_is_refused_then_discarded(tmp_path: Path,
+                                                                           capsys) -> None:
+    district = make_district(tmp_path, night(tmp_path / "n1", "s1", "s2"), **APPROVAL)
+    first = district.sync()
+    second = district.sync(night(tmp_path / "n2", "s1", "s2", "s3"))
+
+    assert (first.status, second.status) == ("requires_review", "requires_review")
+    stored = dict(district.query(
+        "select plan_id, count(*) from sync.stored_plan_users group by all"))
+    assert stored == {first.run_id: 3, second.run_id: 4}
+
+    assert approve(district, second.run_id) == 0
+    capsys.readouterr()
+    before = district.roster_snapshot()
+
+    assert approve(district, first.run_id) == 1
+    refusal = capsys.readouterr().err
+    assert f"approval refused: plan {first.run_id} was made on a roster that has changed" in (
+        refusal)
+    assert "roster.users has 4 rows, 0 at plan time" in refusal
+    assert district.roster_snapshot() == before
+    assert district.scalar("select status from sync.stored_plans where plan_id = ?",
+                           [first.run_id]) == "requires_review"
+
+    assert cli(district, "discard", district.district_id, first.run_id,
+               "--note", "superseded") == 0
+    assert district.query(
+        "select status, decision_note from sync.stored_plans where plan_id = ?",
+        [first.run_id]) == [("discarded", "superseded")]
+    assert district.scalar("select count(*) from sync.stored_plan_users where plan_id = ?",
+                           [first.run_id]) == 0
+    assert cli(district, "discard", district.district_id, first.run_id) == 1
+    assert "already discarded" in capsys.readouterr().err
+
+
+def test_the_approve_plan_job_is_a_dagster_run_with_the_same_config(tmp_path: Path) -> None:
+    district = make_district(tmp_path, night(tmp_path / "n1", "s1"), **APPROVAL)
+    held = district.sync()
+
+    with dg.instance_for_test() as instance:
+        refused = run_approval(district.district_id, "no-such-plan",
+                               config_dir=district.config_dir,
+                               warehouse_dir=district.warehouse_dir, instance=instance)
+        outcome = run_approval(district.district_id, held.run_id,
+                               config_dir=district.config_dir,
+                               warehouse_dir=district.warehouse_dir, instance=instance)
+        run = instance.get_run_by_id(outcome.run_id)
+        event = instance.get_latest_materialization_event(
+            dg.AssetKey(["roster", "synced_roster"]))
+
+    assert not refused.success
+    assert "no stored plan 'no-such-plan'" in refused.failure
+    assert outcome.success, outcome.failure
+    assert run.job_name == "approve_plan"
+    assert run.run_config["ops"]["apply_stored_plan"]["config"] == {
+        "district_id": district.district_id, "plan_id": held.run_id}
+    materialization = event.asset_materialization
+    assert materialization.partition == district.district_id
+    assert materialization.metadata["plan_id"].value == held.run_id
+    assert district.scalar("select status from sync.runs where run_id = ?",
+                           [outcome.run_id]) == "approved"
