@@ -9,10 +9,13 @@ a synthetic one, a shared real sample, or a tiny bundle written from Python list
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from rostersync_pipeline.demo.district import (
     seed_roster,
@@ -59,14 +62,33 @@ class District:
     warehouse_dir: Path
 
     def sync(self, bundle: Path | None = None, *, dry_run: bool = False) -> SyncOutcome:
-        """Run the whole sync job in-process (``bundle`` overrides the configured source)."""
-        return run_sync(
-            self.district_id,
-            config_dir=self.config_dir,
-            warehouse_dir=self.warehouse_dir,
-            dry_run=dry_run,
-            bundle_path=bundle,
-        )
+        """Run the whole sync job in-process (on ``bundle`` instead of the configured source,
+        delivered as :meth:`delivered` does)."""
+        with self.delivered(bundle):
+            return run_sync(
+                self.district_id,
+                config_dir=self.config_dir,
+                warehouse_dir=self.warehouse_dir,
+                dry_run=dry_run,
+            )
+
+    @contextmanager
+    def delivered(self, bundle: Path | None) -> Iterator[None]:
+        """Within the block the district's ``source.path`` is ``bundle`` (the config is restored
+        after): how a district delivers another night, since a run-config ``bundle_path`` outside
+        the configured path and drop folder is refused."""
+        if bundle is None:
+            yield
+            return
+        path = self.config_dir / f"{self.district_id}.yaml"
+        original = path.read_text(encoding="utf-8")
+        document = yaml.safe_load(original)
+        document["source"]["path"] = str(Path(bundle).absolute())
+        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        try:
+            yield
+        finally:
+            path.write_text(original, encoding="utf-8")
 
     def query(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[tuple]:
         with district_connection(self.warehouse_dir, self.district_id) as con:

@@ -18,7 +18,6 @@ import yaml
 
 from rostersync_pipeline.config import ConfigError, load_district_config
 from rostersync_pipeline.demo.problems import load_demo_problems
-from rostersync_pipeline.lib.ingest.providers.oneroster_csv import open_bundle
 from rostersync_pipeline.lib.storage.warehouse import ensure_schemas
 
 APP_SHARE_PCT = 80
@@ -49,6 +48,8 @@ def seed_roster(
     """Fill empty ``roster.schools`` / ``roster.users`` as the app's pre-existing state.
 
     ``roster.sections`` and ``roster.enrollments`` stay empty: the first sync creates them.
+    ``bundle_dir`` is a synthetic bundle directory the demo wrote itself, read in place (a
+    district's bundle is read only through :func:`lib.ingest.bundles.open_bundle`).
     """
     ensure_schemas(con)
     held = con.execute(
@@ -70,9 +71,8 @@ def seed_roster(
     )
     if overrides:
         con.executemany("insert into seed_overrides values (?, ?, ?, ?)", overrides)
-    with open_bundle(Path(bundle_dir)) as directory:
-        _seed_schools(con, directory / "orgs.csv")
-        _seed_users(con, directory, share_pct=share_pct, absent=absent, forced_in=forced_in)
+    _seed_schools(con, Path(bundle_dir) / "orgs.csv")
+    _seed_users(con, Path(bundle_dir), share_pct=share_pct, absent=absent, forced_in=forced_in)
     manual_student = _add_manual_student(con)
     _add_manual_educator(con)
     for table in ("seed_overrides", "seed_schools", "seed_users"):

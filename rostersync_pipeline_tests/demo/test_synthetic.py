@@ -140,7 +140,7 @@ def test_every_reference_points_at_an_existing_record(nights):
 def test_bundle_lands_without_fetch_problems(nights, tmp_path):
     con = duckdb.connect(str(tmp_path / "district.duckdb"))
     ensure_schemas(con)
-    result = land_bundle(con, nights[0].out_dir, run_id="run-1")
+    result = land_bundle(con, nights[0].out_dir, run_id="run-1", work_dir=tmp_path / "work")
     assert result.problems == []
     assert set(result.entity_modes.values()) == {"bulk"}
     assert result.row_counts["users"] == nights[0].students + nights[0].teachers

@@ -79,7 +79,7 @@ EXPECTED_RAW = {"clever_csv_schools": 2, "clever_csv_students": 3, "clever_csv_t
 @pytest.mark.parametrize("newline", ["\r", "\r\n", "\n"])
 def test_upload_lands_with_any_line_ending_and_no_final_newline(con, tmp_path, newline) -> None:
     result = clever_csv.land_directory(con, write_upload(tmp_path / "up", newline),
-                                       run_id="r1")
+                                       run_id="r1", work_dir=tmp_path / "work")
     assert result.complete, [p.describe() for p in result.problems]
     assert counts(con) == EXPECTED_RAW
     assert con.execute("select School_name from raw.clever_csv_schools where School_id = 'S2'"
@@ -94,7 +94,8 @@ def test_zip_upload_stages_to_the_contract(con, tmp_path) -> None:
     with zipfile.ZipFile(archive, "w") as zf:
         for path in directory.iterdir():
             zf.write(path, f"export/{path.name}")
-    result = fetch_and_land("clever_csv", con, run_id="r1", source_path=archive)
+    result = fetch_and_land("clever_csv", con, run_id="r1", source_path=archive,
+                            work_dir=tmp_path / "work")
     assert result.complete and result.row_counts["users"] == 7
     create_staging_views(con, "clever")
     users = con.execute(
@@ -129,7 +130,7 @@ def test_bad_row_is_reported_with_file_and_line(con, tmp_path) -> None:
     files["enrollments.csv"] = [*FILES["enrollments.csv"], "S1,SEC1,1004,surplus",
                                 "S2,SEC2,1005"]
     result = clever_csv.land_directory(con, write_upload(tmp_path / "up", "\r", files),
-                                       run_id="r1")
+                                       run_id="r1", work_dir=tmp_path / "work")
     assert not result.complete
     [bad] = [p for p in result.problems if p.location == "enrollments.csv"]
     assert (bad.row, bad.error_code) == (5, "MALFORMED_ROW")
@@ -140,7 +141,7 @@ def test_unparseable_file_is_a_problem_not_a_crash(con, tmp_path) -> None:
     files = dict(FILES)
     files["enrollments.csv"] = [*FILES["enrollments.csv"], 'S1,SEC1,"1004', "S2,SEC2,1005"]
     result = clever_csv.land_directory(con, write_upload(tmp_path / "up", "\n", files),
-                                       run_id="r1")
+                                       run_id="r1", work_dir=tmp_path / "work")
     assert not result.complete
     assert [p.location for p in result.problems if p.blocks_deactivation] == ["enrollments.csv"]
 
@@ -148,7 +149,7 @@ def test_unparseable_file_is_a_problem_not_a_crash(con, tmp_path) -> None:
 def test_missing_required_file_makes_the_fetch_incomplete(con, tmp_path) -> None:
     files = {k: v for k, v in FILES.items() if k != "enrollments.csv"}
     result = clever_csv.land_directory(con, write_upload(tmp_path / "up", "\n", files),
-                                       run_id="r1")
+                                       run_id="r1", work_dir=tmp_path / "work")
     assert not result.complete
     assert [p.location for p in result.problems] == ["enrollments.csv"]
     assert result.entity_modes["enrollments"] == "absent"
@@ -158,7 +159,7 @@ def test_short_row_is_one_problem_naming_its_first_missing_field(con, tmp_path) 
     files = dict(FILES)
     files["students.csv"] = [*FILES["students.csv"], "S1,1009,N1009"]
     result = clever_csv.land_directory(con, write_upload(tmp_path / "up", "\n", files),
-                                       run_id="r1")
+                                       run_id="r1", work_dir=tmp_path / "work")
     bad = [p for p in result.problems if p.location == "students.csv"]
     assert [(p.row, p.field, p.error_code) for p in bad] == [(5, "State_id", "MALFORMED_ROW")]
     assert not result.complete

@@ -54,10 +54,10 @@ def dry_run(tmp_path_factory: pytest.TempPathFactory):
         student("s4", "sch1"),
         student("bad", "sch1", grades="Grade Thirteen"),
     ])
-    with dg.instance_for_test() as instance:
+    with dg.instance_for_test() as instance, district.delivered(second):
         outcome = run_sync(district.district_id, config_dir=district.config_dir,
                            warehouse_dir=district.warehouse_dir, dry_run=True,
-                           bundle_path=second, instance=instance)
+                           instance=instance)
         event = instance.get_latest_materialization_event(dg.AssetKey(["sync", "sync_plan"]))
     assert outcome.status == "dry_run", outcome.failure
     return district, outcome, event.asset_materialization.metadata["summary"].value

@@ -8,10 +8,11 @@ import dagster as dg
 import duckdb
 
 from rostersync_pipeline.defs.partitions import districts_partitions
+from rostersync_pipeline.lib.ingest.bundles import BundleRefused, check_bundle_allowed, run_work_dir
 from rostersync_pipeline.lib.ingest.drop_folder import bundles_in
 from rostersync_pipeline.lib.ingest.http import RetryPolicy
 from rostersync_pipeline.lib.ingest.landing import write_fetch_context
-from rostersync_pipeline.lib.ingest.providers import RAW_TABLES, fetch_and_land
+from rostersync_pipeline.lib.ingest.providers import RAW_TABLES, fetch_and_land, land_refused
 from rostersync_pipeline.lib.ingest.raw_archive import archive_raw
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
@@ -54,7 +55,16 @@ def last_good_run_start(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 def bundle_to_land(source, override: str | None) -> Path | None:
+    """The bundle a file source's run lands (None for the other sources).
+
+    The run config's ``bundle_path`` (the drop-folder sensor's find) if set, refused with
+    :class:`BundleRefused` unless it is ``source.path`` or directly inside
+    ``source.drop_folder``; else ``source.path``; else the newest bundle in ``drop_folder``.
+    """
+    if source.type not in FILE_SOURCES:
+        return None
     if override:
+        check_bundle_allowed(Path(override), source)
         return Path(override)
     if source.path:
         return Path(source.path)
@@ -79,37 +89,43 @@ def land_raw_roster(
     """Fetch the district's roster and land it into ``raw.*`` (grain: one row per source record)."""
     district = warehouse.district(context.partition_key)
     source = district.source
-    with warehouse.connect(district.district_id) as con:
+    with (warehouse.connect(district.district_id) as con,
+          run_work_dir(warehouse.warehouse_dir, district.district_id, context.run_id) as work_dir):
         fetch_started = con.execute("select now()::timestamp").fetchall()[0][0]
         modified_since = (last_good_run_start(con)
                           if source.delta and source.type == "oneroster_rest" else None)
-        bundle = bundle_to_land(source, config.bundle_path)
-        result = fetch_and_land(
-            source.type,
-            con,
-            run_id=context.run_id,
-            source_path=bundle,
-            base_url=source.base_url,
-            page_limit=source.page_limit,
-            api_version=source.api_version,
-            oneroster_version=source.oneroster_version,
-            token_url=source.token_url,
-            scope=source.scope,
-            timeout_s=source.timeout_s,
-            retry=RetryPolicy(max_attempts=source.retry_max_attempts,
-                              backoff_initial_s=source.retry_backoff_s),
-            modified_since=modified_since,
-            events=source.events,
-            full_sync_every_days=source.full_sync_every_days,
-            **_secret_options(source),
-        )
+        try:
+            bundle = bundle_to_land(source, config.bundle_path)
+        except BundleRefused as refused:
+            bundle, result = None, land_refused(con, source.type, refused)
+        else:
+            result = fetch_and_land(
+                source.type,
+                con,
+                run_id=context.run_id,
+                source_path=bundle,
+                work_dir=work_dir,
+                base_url=source.base_url,
+                page_limit=source.page_limit,
+                api_version=source.api_version,
+                oneroster_version=source.oneroster_version,
+                token_url=source.token_url,
+                scope=source.scope,
+                timeout_s=source.timeout_s,
+                retry=RetryPolicy(max_attempts=source.retry_max_attempts,
+                                  backoff_initial_s=source.retry_backoff_s),
+                modified_since=modified_since,
+                events=source.events,
+                full_sync_every_days=source.full_sync_every_days,
+                **_secret_options(source),
+            )
         write_fetch_context(con, context.run_id, district.district_id, result)
         con.execute("update config.run set started_at = ?", [fetch_started])
         counts = {t: con.execute(f"select count(*) from raw.{t}").fetchall()[0][0]
                   for t in RAW_TABLES}
         archive = archive_raw(con, warehouse.warehouse_dir, district.district_id, context.run_id,
                               RAW_TABLES, keep=source.raw_retention_runs,
-                              bundle=bundle if source.type in FILE_SOURCES else None)
+                              bundle=work_dir if bundle is not None else None)
     context.log.info(
         f"district {district.district_id}: landed {sum(counts.values())} raw rows; "
         f"fetch complete={result.complete} ({result.mode}), {len(result.problems)} problem(s), "

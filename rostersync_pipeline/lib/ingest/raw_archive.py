@@ -1,14 +1,17 @@
 """Raw landed payloads kept per run, for audit: ``<warehouse>/raw_archive/<district>/<run_id>/``.
 
 After each landing every non-empty ``raw.*`` table is copied to ``<table>.parquet`` in the run's
-folder, or, for a file bundle (a .zip or a directory of CSV), a copy of the files as received
-(cheaper than re-encoding them, and the exact bytes the district sent). Only the newest ``keep``
-run folders of a district are kept (older ones are deleted).
+folder, or, for a file bundle (a .zip or a directory of CSV), its CSV files as landed: the
+checked copy :func:`bundles.open_bundle` made in the run's work folder (cheaper than re-encoding
+them, and the bytes the district sent), regular ``.csv`` files only, never through a symbolic
+link. A run that landed nothing leaves no folder. Only the newest ``keep`` run folders of a
+district are kept (older ones are deleted).
 The raw tables hold what the provider sent, never a token or secret (those travel in headers).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Iterable
@@ -34,31 +37,45 @@ def archive_raw(
     keep: int,
     bundle: Path | None = None,
 ) -> Path | None:
-    """Keep the run's raw payload (the bundle's files, else the non-empty raw tables as Parquet)
-    and prune to the newest ``keep`` runs."""
+    """Keep the run's raw payload and prune to the newest ``keep`` runs.
+
+    ``bundle`` is the directory of the bundle's landed CSV files (a file source); without it,
+    the non-empty raw tables are written as Parquet. Returns the run's folder, or None when
+    there was nothing to keep.
+    """
     if keep <= 0:
         return None
     for name in (district_id, run_id):
         if not SAFE_NAME.match(name):
             raise ValueError(f"unsafe path component {name!r}")
-    run_dir = archive_dir(warehouse_dir, district_id) / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if bundle is not None and bundle.exists():
-        files = sorted(bundle.iterdir()) if bundle.is_dir() else [bundle]
-        for path in files:
-            if path.is_file():
-                # a copy, not a hard link: an SFTP client may rewrite the dropped file in place
-                shutil.copy2(path, run_dir / path.name)
-        tables = ()
-    for table in sorted(tables):
+    tables = sorted(tables)
+    for table in tables:
         if not SAFE_NAME.match(table):
             raise ValueError(f"unsafe raw table name {table!r}")
-        relation = con.table(f"raw.{table}")
-        if relation.aggregate("count(*)").fetchall()[0][0]:
-            relation.write_parquet(str(run_dir / f"{table}.parquet"))
+    files = landed_csv_files(bundle) if bundle is not None else []
+    filled = [] if bundle is not None else [
+        t for t in tables if con.table(f"raw.{t}").aggregate("count(*)").fetchall()[0][0]
+    ]
+    if not files and not filled:
+        return None
+    run_dir = archive_dir(warehouse_dir, district_id) / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        shutil.copyfile(path, run_dir / path.name, follow_symlinks=False)
+    for table in filled:
+        con.table(f"raw.{table}").write_parquet(str(run_dir / f"{table}.parquet"))
     (run_dir / LANDED_MARKER).touch()
     prune_archive(warehouse_dir, district_id, keep=keep)
     return run_dir
+
+
+def landed_csv_files(directory: Path) -> list[Path]:
+    """The regular ``.csv`` files directly in ``directory`` (symbolic links skipped), by name."""
+    if not directory.is_dir():
+        return []
+    with os.scandir(directory) as entries:
+        return sorted(Path(e.path) for e in entries
+                      if e.name.lower().endswith(".csv") and e.is_file(follow_symlinks=False))
 
 
 def archived_runs(warehouse_dir: Path | str, district_id: str) -> list[Path]:

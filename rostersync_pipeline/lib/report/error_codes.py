@@ -115,6 +115,17 @@ ERROR_CODES: dict[str, ErrorCode] = {
             "district does not use that entity.",
         ),
         ErrorCode(
+            "BUNDLE_REFUSED",
+            "The bundle (or the file or zip member named) was refused before anything of it was "
+            "landed: it is not where the district's config says, is or holds a symbolic link, "
+            "or is a zip over the size, ratio or member limits or with unsafe member names. "
+            "The run landed nothing and changed nothing in the roster.",
+            "Send the bundle again as a plain .zip or folder of CSV files, without a password, "
+            "into the district's configured path or drop folder, with no links and no two files "
+            "of the same name. A real bundle over the size limit: the operator raises "
+            "ROSTERSYNC_BUNDLE_MAX_BYTES.",
+        ),
+        ErrorCode(
             "FETCH_INCOMPLETE",
             "Part of the roster could not be fetched (a missing file, a failed page).",
             "Send the complete bundle (every file the manifest lists) or retry the fetch. No "

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from rostersync_pipeline.lib.ingest.bundles import BundleRefused
 from rostersync_pipeline.lib.ingest.landing import FetchResult
 from rostersync_pipeline.lib.ingest.providers import (
     clever_api,
@@ -77,6 +78,7 @@ def fetch_and_land(
     *,
     run_id: str,
     source_path: Path | None,
+    work_dir: Path | None = None,
     **options,
 ) -> FetchResult:
     """Fetch with the district's configured provider and land into ``raw.*``.
@@ -84,7 +86,9 @@ def fetch_and_land(
     Options by source type (secrets are read from the environment by the caller, never from
     config):
 
-    - ``oneroster_csv``, ``clever_csv``: ``source_path`` (a .zip or a directory).
+    - ``oneroster_csv``, ``clever_csv``: ``source_path`` (a .zip or a directory) and
+      ``work_dir``, the run's working folder its CSV files are copied into
+      (:func:`bundles.run_work_dir`); the caller removes it.
     - ``clever_api``: ``token`` (required), ``base_url`` (default https://api.clever.com; may
       end in /v3.0 or /v3.1), ``api_version`` ("v3.0" | "v3.1"), ``page_limit`` (1..10000),
       ``timeout_s``, ``retry`` (an ``http.RetryPolicy``), ``events`` (incremental runs from
@@ -99,9 +103,11 @@ def fetch_and_land(
     if source_type in ("oneroster_csv", "clever_csv"):
         if source_path is None:
             raise ValueError(f"source.path is required for a {source_type} source")
-        if source_type == "clever_csv":
-            return clever_csv.land_directory(con, Path(source_path), run_id=run_id)
-        return oneroster_csv.land_bundle(con, Path(source_path), run_id=run_id)
+        if work_dir is None:
+            raise ValueError(f"a {source_type} landing needs the run's work_dir")
+        lander = clever_csv.land_directory if source_type == "clever_csv" else (
+            oneroster_csv.land_bundle)
+        return lander(con, Path(source_path), run_id=run_id, work_dir=work_dir)
     if source_type == "clever_api":
         return clever_api.fetch_and_land(con, run_id=run_id, **_pick(options, CLEVER_OPTIONS))
     if source_type == "oneroster_rest":
@@ -109,6 +115,16 @@ def fetch_and_land(
             con, run_id=run_id, **_pick(options, ONEROSTER_REST_OPTIONS)
         )
     raise NotImplementedError(f"source type {source_type!r} is not available yet")
+
+
+def land_refused(
+    con: duckdb.DuckDBPyConnection, source_type: str, refused: BundleRefused
+) -> FetchResult:
+    """The landing of a bundle refused before it was opened: every raw table emptied (so no
+    step reads an earlier landing), nothing landed, one blocking ``BUNDLE_REFUSED`` problem."""
+    for table in sorted(RAW_TABLES):
+        con.execute(f"delete from raw.{table}")
+    return refused.fetch_result(source_type)
 
 
 CLEVER_OPTIONS = ("token", "base_url", "api_version", "page_limit", "timeout_s", "retry",

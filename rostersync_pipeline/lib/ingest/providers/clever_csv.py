@@ -16,9 +16,9 @@ from pathlib import Path
 
 import duckdb
 
+from rostersync_pipeline.lib.ingest.bundles import BundleRefused, find_files, open_bundle
 from rostersync_pipeline.lib.ingest.landing import EntityMode, FetchProblem, FetchResult
 from rostersync_pipeline.lib.ingest.providers.csv_landing import land_csv_file, read_header
-from rostersync_pipeline.lib.ingest.providers.oneroster_csv import find_files, open_bundle
 
 SECTION_TEACHER_COLUMNS = ("Teacher_id", *(f"Teacher_{n}_id" for n in range(2, 11)))
 
@@ -91,8 +91,14 @@ def _land_file(con: duckdb.DuckDBPyConnection, name: str, path: Path, run_id: st
                          header=header, spec=spec, ext=ext, run_id=run_id, problems=problems)
 
 
-def land_directory(con: duckdb.DuckDBPyConnection, path: Path, *, run_id: str) -> FetchResult:
-    """Land a Clever CSV upload (directory or .zip) into ``raw.clever_csv_*``, replacing it."""
+def land_directory(
+    con: duckdb.DuckDBPyConnection, path: Path, *, run_id: str, work_dir: Path
+) -> FetchResult:
+    """Land a Clever CSV upload (directory or .zip) into ``raw.clever_csv_*``, replacing it.
+
+    The upload is checked and copied into ``work_dir`` first (:func:`bundles.open_bundle`); a
+    refused upload lands nothing and is the result's one ``BUNDLE_REFUSED`` problem.
+    """
     problems: list[FetchProblem] = []
     row_counts: dict[str, int] = {}
     entity_modes: dict[str, EntityMode] = {e: "absent" for e in
@@ -100,20 +106,22 @@ def land_directory(con: duckdb.DuckDBPyConnection, path: Path, *, run_id: str) -
                                             "terms", "courses")}
     for table in RAW_TABLES:
         con.execute(f"delete from raw.{table}")
-    with open_bundle(path) as directory:
-        files = find_files(directory)
-        for name in SPEC_COLUMNS:
-            file_path = files.get(name)
-            if file_path is None:
-                if name in REQUIRED_FILES:
-                    problems.append(FetchProblem(f"{name}.csv", "missing from the upload"))
-                row_counts[f"clever_csv_{name}"] = 0
-                continue
-            rows = _land_file(con, name, file_path, run_id, problems)
-            row_counts[f"clever_csv_{name}"] = rows
-            entity = FILE_ENTITY.get(name)
-            if entity:
-                entity_modes[entity] = "bulk"
+    try:
+        files = find_files(open_bundle(path, work_dir))
+    except BundleRefused as refused:
+        return refused.fetch_result("clever_csv")
+    for name in SPEC_COLUMNS:
+        file_path = files.get(name)
+        if file_path is None:
+            if name in REQUIRED_FILES:
+                problems.append(FetchProblem(f"{name}.csv", "missing from the upload"))
+            row_counts[f"clever_csv_{name}"] = 0
+            continue
+        rows = _land_file(con, name, file_path, run_id, problems)
+        row_counts[f"clever_csv_{name}"] = rows
+        entity = FILE_ENTITY.get(name)
+        if entity:
+            entity_modes[entity] = "bulk"
     if entity_modes["users"] == "bulk" or "teachers" in row_counts:
         row_counts["users"] = sum(row_counts.get(f"clever_csv_{n}", 0)
                                   for n in ("students", "teachers", "staff"))

@@ -12,15 +12,11 @@
 from __future__ import annotations
 
 import csv
-import shutil
-import tempfile
-import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
+from rostersync_pipeline.lib.ingest.bundles import BundleRefused, find_files, open_bundle
 from rostersync_pipeline.lib.ingest.landing import EntityMode, FetchProblem, FetchResult
 from rostersync_pipeline.lib.ingest.providers.csv_landing import land_csv_file, read_header
 
@@ -89,35 +85,6 @@ FILE_ENTITY = {
 REQUIRED_WITHOUT_MANIFEST = ("orgs", "users", "classes", "enrollments")
 
 
-@contextmanager
-def open_bundle(path: Path) -> Iterator[Path]:
-    """Yield a directory holding the bundle's files (a zip is extracted to a temp dir)."""
-    if path.is_dir():
-        yield path
-        return
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: bundle not found")
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path}: not a .zip file or a directory")
-    tmp = Path(tempfile.mkdtemp(prefix="rostersync-bundle-"))
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for member in archive.infolist():
-                name = Path(member.filename).name
-                if member.is_dir() or not name.lower().endswith(".csv"):
-                    continue
-                with archive.open(member) as src, open(tmp / name, "wb") as dst:
-                    shutil.copyfileobj(src, dst, length=1 << 20)
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def find_files(directory: Path) -> dict[str, Path]:
-    """Bundle files by lower-cased stem (``userprofiles.csv`` and ``userProfiles.csv`` alike)."""
-    return {p.stem.lower(): p for p in directory.iterdir() if p.suffix.lower() == ".csv"}
-
-
 def read_manifest(files: dict[str, Path]) -> dict[str, str] | None:
     path = files.get("manifest")
     if path is None:
@@ -172,34 +139,42 @@ def _land_file(
                          run_id=run_id, problems=problems)
 
 
-def land_bundle(con: duckdb.DuckDBPyConnection, path: Path, *, run_id: str) -> FetchResult:
-    """Land one OneRoster CSV bundle into ``raw.oneroster_*`` (replacing the previous landing)."""
+def land_bundle(
+    con: duckdb.DuckDBPyConnection, path: Path, *, run_id: str, work_dir: Path
+) -> FetchResult:
+    """Land one OneRoster CSV bundle into ``raw.oneroster_*`` (replacing the previous landing).
+
+    The bundle is checked and copied into ``work_dir`` first (:func:`bundles.open_bundle`); a
+    refused bundle lands nothing and is the result's one ``BUNDLE_REFUSED`` problem.
+    """
     problems: list[FetchProblem] = []
     row_counts: dict[str, int] = {}
     entity_modes: dict[str, EntityMode] = {}
     for table in RAW_TABLES:
         con.execute(f"delete from raw.{table}")
-    with open_bundle(path) as directory:
-        files = find_files(directory)
-        manifest = read_manifest(files)
-        for name in SPEC_COLUMNS:
-            file_path = files.get(name.lower())
-            mode = _file_mode(name, manifest, file_path is not None)
-            if mode != "absent" and file_path is None:
-                problems.append(FetchProblem(
-                    f"{name}.csv", f"the manifest lists it as {mode} but the bundle lacks it"
-                ))
-            elif manifest is None and file_path is None and name in REQUIRED_WITHOUT_MANIFEST:
-                problems.append(FetchProblem(f"{name}.csv", "missing from the bundle"))
-            if mode == "absent" or file_path is None:
-                rows = 0
-            else:
-                rows = _land_file(con, name, file_path, run_id, problems)
-            entity = FILE_ENTITY.get(name)
-            if entity:
-                entity_modes[entity] = mode if file_path is not None else "absent"
-                row_counts[entity] = rows
-            row_counts[f"oneroster_{name.lower()}"] = rows
+    try:
+        files = find_files(open_bundle(path, work_dir))
+    except BundleRefused as refused:
+        return refused.fetch_result("oneroster_csv")
+    manifest = read_manifest(files)
+    for name in SPEC_COLUMNS:
+        file_path = files.get(name.lower())
+        mode = _file_mode(name, manifest, file_path is not None)
+        if mode != "absent" and file_path is None:
+            problems.append(FetchProblem(
+                f"{name}.csv", f"the manifest lists it as {mode} but the bundle lacks it"
+            ))
+        elif manifest is None and file_path is None and name in REQUIRED_WITHOUT_MANIFEST:
+            problems.append(FetchProblem(f"{name}.csv", "missing from the bundle"))
+        if mode == "absent" or file_path is None:
+            rows = 0
+        else:
+            rows = _land_file(con, name, file_path, run_id, problems)
+        entity = FILE_ENTITY.get(name)
+        if entity:
+            entity_modes[entity] = mode if file_path is not None else "absent"
+            row_counts[entity] = rows
+        row_counts[f"oneroster_{name.lower()}"] = rows
     return FetchResult(
         provider="oneroster_csv",
         entity_modes=entity_modes,
