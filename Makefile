@@ -16,12 +16,20 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	bash .ci/install-postgres.sh
 	bash .ci/install-chromium.sh
+	bash .ci/install-nginx.sh
 	$(VENV)/bin/pytest -n 2 --dist loadfile -q
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check rostersync_pipeline rostersync_pipeline_tests benchmarks
 
-dev: $(VENV)/.installed
-	$(VENV)/bin/dagster dev -w workspace.yaml
+# A local Dagster instance (git-ignored) seeded once from deploy/local/dagster.yaml: telemetry
+# off, one run per district. Without a DAGSTER_HOME, `dagster dev` would make a temporary one
+# with telemetry on.
+.dagster_home/dagster.yaml:
+	mkdir -p $(@D)
+	cp deploy/local/dagster.yaml $@
+
+dev: $(VENV)/.installed .dagster_home/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1
 
 .PHONY: install demo test lint dev

@@ -1,19 +1,28 @@
 """District configuration: one YAML file per district, validated with pydantic.
 
-A bad file fails at load with :class:`ConfigError` naming the file, the key and the reason.
+A bad file fails at load with :class:`ConfigError` naming the file, the key and the reason. A file
+is read as at most 256 KiB of UTF-8 and parsed by a YAML loader that refuses duplicate keys,
+anchors and aliases, and nesting deeper than 12 levels. When the deployment sets
+``ROSTERSYNC_SOURCE_ROOTS``, source paths must lie inside those directories.
 """
 
 from __future__ import annotations
 
+import codecs
+import os
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-DISTRICT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-CRON_PATTERN = re.compile(r"^[\d*/,\-A-Za-z?]+(\s+[\d*/,\-A-Za-z?]+){4}$")
+DISTRICT_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+MAX_CONFIG_BYTES = 256 * 1024
+MAX_NESTING = 12
+SOURCE_ROOTS_ENV = "ROSTERSYNC_SOURCE_ROOTS"
 
 MatchKey = Literal["source_id", "sis_id", "state_id", "student_number", "email", "username"]
 SchoolMatchKey = Literal["source_id", "sis_id", "state_id", "nces_id", "name"]
@@ -24,6 +33,98 @@ Entity = Literal["students", "educators", "schools", "sections"]
 
 class ConfigError(ValueError):
     """A district config file that cannot be used; the message names file, key and reason."""
+
+
+def is_district_id(text: str) -> bool:
+    return DISTRICT_ID_PATTERN.fullmatch(text) is not None
+
+
+def dagster_name(district_id: str) -> str:
+    """The district id in Dagster's name alphabet (letters, digits, ``_``): ``a-b`` becomes
+    ``a_b``, so two districts whose ids differ only in ``-``/``_`` would share Dagster names."""
+    return district_id.replace("-", "_")
+
+
+def source_roots_from_env() -> list[str] | None:
+    """The directories ``ROSTERSYNC_SOURCE_ROOTS`` (``os.pathsep``-separated) allows source paths
+    in; None when it is unset (no restriction). Set but empty allows none."""
+    value = os.environ.get(SOURCE_ROOTS_ENV)
+    if value is None:
+        return None
+    return [root for root in value.split(os.pathsep) if root]
+
+
+@dataclass(frozen=True)
+class CronField:
+    """One field of a 5-field cron string: its allowed range and (month, weekday) names."""
+
+    name: str
+    low: int
+    high: int
+    names: tuple[str, ...] = ()
+
+    def value(self, text: str) -> int:
+        if text.lower() in self.names:
+            return self.low + self.names.index(text.lower())
+        if not (text.isascii() and text.isdigit()):
+            raise ValueError(f"{self.name}: {text!r} is not a number"
+                             + (f" or a name ({', '.join(self.names)})" if self.names else ""))
+        number = int(text)
+        if not self.low <= number <= self.high:
+            raise ValueError(f"{self.name}: {number} is outside {self.low}-{self.high}")
+        return number
+
+    def step(self, text: str) -> int:
+        if not (text.isascii() and text.isdigit() and 1 <= int(text) <= self.high):
+            raise ValueError(f"{self.name}: step {text!r} must be a number from 1 to {self.high}")
+        return int(text)
+
+    def expand(self, text: str) -> set[int]:
+        """The values a comma list of ``*``, ``n``, ``a-b``, ``*/s`` and ``a-b/s`` stands for."""
+        values: set[int] = set()
+        for item in text.split(","):
+            body, slash, step_text = item.partition("/")
+            step = self.step(step_text) if slash else 1
+            if body == "*":
+                low, high = self.low, self.high
+            elif "-" in body:
+                start, _, end = body.partition("-")
+                low, high = self.value(start), self.value(end)
+                if low > high:
+                    raise ValueError(f"{self.name}: range {body} runs backwards; write it as two "
+                                     "ranges")
+            elif slash:
+                raise ValueError(f"{self.name}: a step needs '*' or a range before '/', not "
+                                 f"{body!r}")
+            else:
+                low = high = self.value(body)
+            values.update(range(low, high + 1, step))
+        return values
+
+
+CRON_FIELDS = (
+    CronField("minute", 0, 59),
+    CronField("hour", 0, 23),
+    CronField("day of month", 1, 31),
+    CronField("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep",
+                               "oct", "nov", "dec")),
+    CronField("day of week", 0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")),
+)
+DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def normalize_cron(expression: str) -> str:
+    """The cron string with single spaces; ValueError naming the field if it is not a 5-field
+    cron string (minute hour day-of-month month day-of-week) that can fire."""
+    fields = expression.split()
+    if len(fields) != len(CRON_FIELDS):
+        raise ValueError(f"a cron string has 5 fields (minute hour day-of-month month "
+                         f"day-of-week), {expression!r} has {len(fields)}")
+    values = [field.expand(text) for field, text in zip(CRON_FIELDS, fields, strict=True)]
+    days, months = values[2], values[3]
+    if min(days) > max(DAYS_IN_MONTH[month - 1] for month in months):
+        raise ValueError(f"day of month {fields[2]} never occurs in month {fields[3]}")
+    return " ".join(fields)
 
 
 class _Strict(BaseModel):
@@ -174,8 +275,9 @@ class DistrictConfig(_Strict):
     @field_validator("district_id")
     @classmethod
     def _valid_id(cls, value: str) -> str:
-        if not DISTRICT_ID_PATTERN.match(value):
-            raise ValueError("use lower-case letters, digits, '-' or '_' (max 63 characters)")
+        if not is_district_id(value):
+            raise ValueError(f"{value!r}: use lower-case letters, digits, '-' or '_' (max 63 "
+                             "characters), with no spaces or line breaks")
         return value
 
     @field_validator("timezone")
@@ -192,9 +294,7 @@ class DistrictConfig(_Strict):
     @field_validator("schedule")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        if not CRON_PATTERN.match(value.strip()):
-            raise ValueError(f"not a 5-field cron string: {value!r}")
-        return value.strip()
+        return normalize_cron(value)
 
     @model_validator(mode="after")
     def _consistent_field_mapping(self) -> DistrictConfig:
@@ -214,6 +314,113 @@ class DistrictConfig(_Strict):
         return self
 
 
+class _YamlRefusal(Exception):
+    """A YAML construct district files may not use, with the key path and line it was found at."""
+
+    def __init__(self, key: str | None, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.key, self.line, self.reason = key, line, reason
+
+
+class _DistrictYamlLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses duplicate and merge (``<<``) keys, anchors and aliases
+    (a few aliases can expand to gigabytes), non-scalar keys and nesting deeper than
+    :data:`MAX_NESTING`."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._path: list[str] = []
+
+    def _key(self, last: str | None = None) -> str:
+        return ".".join([*self._path, *([last] if last is not None else [])]) or "(top level)"
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        event = self.peek_event()
+        is_key = isinstance(parent, yaml.MappingNode) and index is None
+        label = index.value if isinstance(index, yaml.ScalarNode) else index
+        if label is not None:
+            self._path.append(str(label))
+        try:
+            line = event.start_mark.line + 1
+            if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
+                raise _YamlRefusal(self._key(), line, "YAML anchors and aliases (& and *) are "
+                                                      "not allowed")
+            if is_key and not isinstance(event, yaml.ScalarEvent):
+                raise _YamlRefusal(self._key(), line, "a key must be a plain value")
+            if isinstance(event, yaml.CollectionStartEvent) and len(self._path) >= MAX_NESTING:
+                raise _YamlRefusal(self._key(), line, f"nested deeper than {MAX_NESTING} levels")
+            return super().compose_node(parent, index)
+        finally:
+            if label is not None:
+                self._path.pop()
+
+    def compose_mapping_node(self, anchor: str | None) -> yaml.MappingNode:
+        node = super().compose_mapping_node(anchor)
+        first_lines: dict[tuple[str, str], int] = {}
+        for key_node, _ in node.value:
+            line = key_node.start_mark.line + 1
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise _YamlRefusal(self._key("<<"), line, "merge keys (<<) are not allowed")
+            identity = (key_node.tag, key_node.value)
+            if identity in first_lines:
+                raise _YamlRefusal(self._key(key_node.value), line,
+                                   f"duplicate key (first at line {first_lines[identity]})")
+            first_lines[identity] = line
+        return node
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> object:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            raise _YamlRefusal(None, node.start_mark.line + 1,
+                               f"cannot read the value {node.value!r}: {exc}") from exc
+
+
+def _read_text(path: Path) -> str:
+    """The file as text: at most :data:`MAX_CONFIG_BYTES` of UTF-8 (a BOM is allowed)."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB; a district config "
+                          "is a few KiB")
+    body = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = exc.start + len(data) - len(body)
+        line = data.count(b"\n", 0, offset) + 1
+        raise ConfigError(f"{path}: not UTF-8: byte 0x{data[offset]:02x} at offset {offset} "
+                          f"(line {line}); save it as UTF-8") from exc
+
+
+def _yaml_data(text: str) -> object:
+    loader = _DistrictYamlLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def _parse_yaml(text: str, path: Path) -> object:
+    try:
+        return _yaml_data(text)
+    except _YamlRefusal as exc:
+        where = f"key {exc.key} (line {exc.line})" if exc.key else f"line {exc.line}"
+        raise ConfigError(f"{path}: {where}: {exc.reason}") from exc
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(f"{path}: not valid YAML at line {line}: character "
+                          f"#x{exc.character:04x} is not allowed ({exc.reason})") from exc
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = "; ".join(part for part in (exc.context, exc.problem) if part)
+        raise ConfigError(f"{path}: not valid YAML{where}: {reason}") from exc
+
+
 def _describe(exc: ValidationError, path: Path) -> str:
     lines = [f"{path}: invalid district config"]
     for err in exc.errors():
@@ -222,14 +429,16 @@ def _describe(exc: ValidationError, path: Path) -> str:
     return "\n".join(lines)
 
 
-def load_district_config(path: Path) -> DistrictConfig:
-    """Load and validate one district YAML file."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+def load_district_config(path: Path, source_roots: Sequence[str] | None = None) -> DistrictConfig:
+    """Load and validate one district YAML file; ``source_roots``, when given, are the only
+    directories its source paths may lie in."""
+    path = Path(path)
+    _refuse_name_collision(path, district_config_paths(path.parent))
+    return _load_file(path, source_roots)
+
+
+def _load_file(path: Path, source_roots: Sequence[str] | None) -> DistrictConfig:
+    raw = _parse_yaml(_read_text(path), path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: key (top level): expected a mapping of settings")
     try:
@@ -241,7 +450,23 @@ def load_district_config(path: Path) -> DistrictConfig:
             f"{path}: key district_id: {config.district_id!r} must match the file name "
             f"({path.stem!r})"
         )
-    return _resolve_paths(config, path.parent)
+    config = _resolve_paths(config, path.parent)
+    if source_roots is not None:
+        _check_source_roots(config, path, source_roots)
+    return config
+
+
+def _refuse_name_collision(path: Path, config_paths: Sequence[Path]) -> None:
+    """Two files whose ids differ only in ``-``/``_`` share Dagster names: both are refused."""
+    others = [other for other in config_paths
+              if other.stem != path.stem and is_district_id(other.stem)
+              and dagster_name(other.stem) == dagster_name(path.stem)]
+    if others:
+        raise ConfigError(
+            f"{path}: key district_id: {path.stem!r} and {', '.join(map(str, others))} have the "
+            f"same Dagster name {dagster_name(path.stem)!r} ('-' and '_' are the same to Dagster); "
+            "rename one district (its file and district_id)"
+        )
 
 
 def _resolve_paths(config: DistrictConfig, base: Path) -> DistrictConfig:
@@ -255,27 +480,45 @@ def _resolve_paths(config: DistrictConfig, base: Path) -> DistrictConfig:
     return config.model_copy(update={"source": config.source.model_copy(update=updates)})
 
 
+def _check_source_roots(config: DistrictConfig, path: Path, source_roots: Sequence[str]) -> None:
+    roots = [Path(os.path.realpath(root)) for root in source_roots]
+    for key in ("path", "drop_folder"):
+        value = getattr(config.source, key)
+        if value and not any(Path(os.path.realpath(value)).is_relative_to(r) for r in roots):
+            raise ConfigError(
+                f"{path}: key source.{key}: {value} is outside the allowed source roots "
+                f"({os.pathsep.join(map(str, roots)) or 'none'}, from {SOURCE_ROOTS_ENV})"
+            )
+
+
 def district_config_paths(config_dir: Path) -> list[Path]:
     return sorted(p for p in Path(config_dir).glob("*.yaml") if not p.name.startswith("."))
 
 
 def load_valid_district_configs(
-    config_dir: Path,
+    config_dir: Path, source_roots: Sequence[str] | None = None
 ) -> tuple[dict[str, DistrictConfig], dict[str, ConfigError]]:
-    """Every valid district config, and the errors of the invalid ones (one bad file must not
-    stop the other districts' schedules and sensors)."""
+    """Every valid district config, and the errors of the invalid ones by file stem (one bad
+    file must not stop the other districts' schedules and sensors)."""
     valid: dict[str, DistrictConfig] = {}
     invalid: dict[str, ConfigError] = {}
-    for path in district_config_paths(config_dir):
+    paths = district_config_paths(config_dir)
+    for path in paths:
         try:
-            valid[path.stem] = load_district_config(path)
+            _refuse_name_collision(path, paths)
+            valid[path.stem] = _load_file(path, source_roots)
         except ConfigError as exc:
             invalid[path.stem] = exc
     return valid, invalid
 
 
-def load_district(config_dir: Path, district_id: str) -> DistrictConfig:
+def load_district(
+    config_dir: Path, district_id: str, source_roots: Sequence[str] | None = None
+) -> DistrictConfig:
     path = Path(config_dir) / f"{district_id}.yaml"
+    if not is_district_id(district_id):
+        raise ConfigError(f"{path}: {district_id!r} is not a district id (lower-case letters, "
+                          "digits, '-' or '_')")
     if not path.exists():
         raise ConfigError(f"{path}: no config for district {district_id!r} in {config_dir}")
-    return load_district_config(path)
+    return load_district_config(path, source_roots)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from rostersync_pipeline.config import load_district
+from rostersync_pipeline.config import load_district, source_roots_from_env
 from rostersync_pipeline.defs.jobs import SYNC_JOB_NAME
 from rostersync_pipeline.defs.partitions import districts_partitions
 from rostersync_pipeline.defs.progress import add_step_listener, remove_step_listener
@@ -100,7 +100,7 @@ def run_sync(
     """Sync one district now; the config is validated first (a bad file raises ConfigError)."""
     from rostersync_pipeline.definitions import build_definitions
 
-    load_district(Path(config_dir), district_id)
+    load_district(Path(config_dir), district_id, source_roots_from_env())
     defs = build_definitions(str(config_dir), str(warehouse_dir))
     job = defs.resolve_job_def(SYNC_JOB_NAME)
     instance = instance or _instance()

@@ -1,14 +1,16 @@
 """Nightly schedules: one per district, at its configured cron in its own time zone."""
 
+from collections.abc import Callable
+
 import dagster as dg
 
-from rostersync_pipeline.config import DistrictConfig
+from rostersync_pipeline.config import DistrictConfig, dagster_name
 from rostersync_pipeline.defs.jobs import sync_district_job
 
 
 def nightly_schedule(district: DistrictConfig) -> dg.ScheduleDefinition:
     @dg.schedule(
-        name=f"nightly_{district.district_id.replace('-', '_')}",
+        name=f"nightly_{dagster_name(district.district_id)}",
         cron_schedule=district.schedule,
         execution_timezone=district.timezone,
         job=sync_district_job,
@@ -25,6 +27,9 @@ def nightly_schedule(district: DistrictConfig) -> dg.ScheduleDefinition:
     return _schedule
 
 
-def nightly_schedules(load_districts) -> list[dg.ScheduleDefinition]:
-    """One schedule per valid district config (invalid files are logged and skipped)."""
+def nightly_schedules(
+    load_districts: Callable[[], dict[str, DistrictConfig]],
+) -> list[dg.ScheduleDefinition]:
+    """One schedule per valid district config (invalid files are logged and skipped, so one bad
+    file never keeps the other districts from their schedules)."""
     return [nightly_schedule(d) for d in load_districts().values()]

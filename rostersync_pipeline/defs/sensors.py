@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from rostersync_pipeline.config import district_config_paths
+from rostersync_pipeline.config import district_config_paths, is_district_id
 from rostersync_pipeline.defs.jobs import sync_district_job
 from rostersync_pipeline.defs.partitions import districts_partitions, partition_changes
 from rostersync_pipeline.lib.ingest.drop_folder import bundles_in
@@ -17,14 +17,17 @@ from rostersync_pipeline.resources.warehouse import RosterWarehouse
     name="district_configs",
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Adds a district partition for each config file and removes those whose file "
-    "is gone.",
+    description="Adds a district partition for each valid config file. A partition is removed "
+    "only when no file of its name is left, so a typo in a file does not drop its district.",
 )
 def district_configs_sensor(
     context: dg.SensorEvaluationContext, warehouse: RosterWarehouse
 ) -> dg.SensorResult:
-    wanted = [p.stem for p in district_config_paths(Path(warehouse.config_dir))]
-    added, gone = partition_changes(context.instance, wanted)
+    valid = warehouse.valid_districts(context.log)
+    present = [p.stem for p in district_config_paths(Path(warehouse.config_dir))
+               if is_district_id(p.stem)]
+    added, _ = partition_changes(context.instance, sorted(valid))
+    _, gone = partition_changes(context.instance, present)
     return dg.SensorResult(
         dynamic_partitions_requests=[
             districts_partitions.build_add_request(added),
@@ -39,11 +42,12 @@ def district_configs_sensor(
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts a district's sync when a new bundle lands in its drop folder (SFTP "
-    "landing dir). The cursor remembers each file, so the same file never runs twice.",
+    "landing dir). The cursor remembers each file, so the same file never runs twice. An "
+    "invalid district config is skipped with a warning.",
 )
 def drop_folder_sensor(context: dg.SensorEvaluationContext, warehouse: RosterWarehouse):
     seen: dict[str, list[str]] = json.loads(context.cursor) if context.cursor else {}
-    districts = warehouse.valid_districts()
+    districts = warehouse.valid_districts(context.log)
     requests = []
     for district_id, district in sorted(districts.items()):
         if not district.source.drop_folder:

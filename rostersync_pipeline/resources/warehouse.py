@@ -9,11 +9,13 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+from pydantic import Field
 
 from rostersync_pipeline.config import (
     DistrictConfig,
     load_district,
     load_valid_district_configs,
+    source_roots_from_env,
 )
 from rostersync_pipeline.lib.storage.warehouse import district_connection, district_db_path
 
@@ -25,15 +27,21 @@ class RosterWarehouse(dg.ConfigurableResource):
 
     config_dir: str = "config/districts"
     warehouse_dir: str = "warehouse"
+    source_roots: list[str] | None = Field(
+        default_factory=source_roots_from_env,
+        description="The only directories source.path / source.drop_folder may lie in; default "
+        "ROSTERSYNC_SOURCE_ROOTS, None (unset) allows any path.",
+    )
 
     def district(self, district_id: str) -> DistrictConfig:
-        return load_district(Path(self.config_dir), district_id)
+        return load_district(Path(self.config_dir), district_id, self.source_roots)
 
-    def valid_districts(self) -> dict[str, DistrictConfig]:
-        """Every valid district config; invalid files are logged and skipped."""
-        valid, invalid = load_valid_district_configs(Path(self.config_dir))
-        for district_id, error in sorted(invalid.items()):
-            log.error("district %s skipped: %s", district_id, error)
+    def valid_districts(self, logger: logging.Logger | None = None) -> dict[str, DistrictConfig]:
+        """Every valid district config; each invalid file is skipped with one warning (file and
+        reason) on ``logger``."""
+        valid, invalid = load_valid_district_configs(Path(self.config_dir), self.source_roots)
+        for stem in sorted(invalid):
+            (logger or log).warning("district config skipped: %s", invalid[stem])
         return valid
 
     def db_path(self, district_id: str) -> Path:
