@@ -271,6 +271,11 @@ class DistrictConfig(_Strict):
     dry_run: bool = False
     require_approval: bool = False
     notifications: NotificationsConfig = NotificationsConfig()
+    max_field_bytes: int = Field(
+        default=65536, ge=256, le=16 * 1024 * 1024,
+        description="A value longer than this (in bytes) is refused (UNSAFE_VALUE) and its "
+        "record is not imported.",
+    )
 
     @field_validator("district_id")
     @classmethod

@@ -16,7 +16,8 @@ from rostersync_pipeline.defs.jobs import sync_district_job
 from rostersync_pipeline.defs.notifications import NOTIFICATION_SENSORS
 from rostersync_pipeline.defs.reports.assets import error_export, run_summary
 from rostersync_pipeline.defs.review.alerts import decide_match_alert_job
-from rostersync_pipeline.defs.review.approve import approve_plan_job
+from rostersync_pipeline.defs.review.plans import approve_plan_job, discard_plan_job
+from rostersync_pipeline.defs.review.restore import restore_roster_job
 from rostersync_pipeline.defs.schedules import nightly_schedules
 from rostersync_pipeline.defs.sensors import district_configs_sensor, drop_folder_sensor
 from rostersync_pipeline.defs.transform.assets import match_and_plan, normalize_roster
@@ -33,7 +34,8 @@ def build_definitions(config_dir: str, warehouse_dir: str) -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=CHECKS,
-        jobs=[sync_district_job, decide_match_alert_job, approve_plan_job],
+        jobs=[sync_district_job, approve_plan_job, discard_plan_job, restore_roster_job,
+              decide_match_alert_job],
         schedules=nightly_schedules(warehouse.valid_districts),
         sensors=[district_configs_sensor, drop_folder_sensor, *NOTIFICATION_SENSORS],
         resources={"warehouse": warehouse, "smtp": SmtpResource()},

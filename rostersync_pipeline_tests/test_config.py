@@ -259,15 +259,15 @@ def test_sensors_handle_the_good_district_only(
 
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(districts_partitions.name, ["bad-cron", "retired"])
-        partitions = defs.resolve_sensor_def("district_configs")(dg.build_sensor_context(
-            instance=instance, resources=defs.resources))
+        with dg.build_sensor_context(instance=instance, resources=defs.resources) as context:
+            partitions = defs.resolve_sensor_def("district_configs")(context)
         _apply(instance, partitions)
         # a new good district is added; an invalid file keeps its partition; a gone file loses it
         assert sorted(instance.get_dynamic_partitions("districts")) == ["bad-cron", GOOD]
 
         capsys.readouterr()
-        drops = defs.resolve_sensor_def("drop_folder")(dg.build_sensor_context(
-            instance=instance, resources=defs.resources))
+        with dg.build_sensor_context(instance=instance, resources=defs.resources) as context:
+            drops = defs.resolve_sensor_def("drop_folder")(context)
     tick_log = capsys.readouterr().err
     for stem in BAD_FILES:
         assert tick_log.count(f"district config skipped: {config_dir.path(stem)}: ") == 1, stem

@@ -16,7 +16,7 @@ final as (
     -- a source id listed twice in one landing is kept once
     select *
     from unioned
-    where course_source_id is not null and course_source_id <> ''
+    where nullif(trim(course_source_id), '') is not null
     qualify row_number() over (partition by course_source_id order by provider) = 1
 )
 

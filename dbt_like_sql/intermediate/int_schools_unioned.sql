@@ -13,10 +13,11 @@ unioned as (
 ),
 
 final as (
-    -- a source id listed twice in one landing: the last occurrence wins
+    -- a source id listed twice in one landing: the last occurrence wins; a record without one
+    -- (MISSING_SOURCE_ID at landing) is not imported
     select *
     from unioned
-    where school_source_id is not null and school_source_id <> ''
+    where nullif(trim(school_source_id), '') is not null
     qualify row_number() over (partition by school_source_id order by source_row desc) = 1
 )
 

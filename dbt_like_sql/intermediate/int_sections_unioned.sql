@@ -13,10 +13,11 @@ unioned as (
 ),
 
 final as (
-    -- a source id listed twice in one landing: the last occurrence wins
+    -- a source id listed twice in one landing: the last occurrence wins; a record without one
+    -- (MISSING_SOURCE_ID at landing) is not imported
     select *
     from unioned
-    where section_source_id is not null and section_source_id <> ''
+    where nullif(trim(section_source_id), '') is not null
     qualify row_number() over (partition by section_source_id order by source_row desc) = 1
 )
 

@@ -16,7 +16,7 @@ final as (
     -- a source id listed twice in one landing is kept once
     select *
     from unioned
-    where term_source_id is not null and term_source_id <> ''
+    where nullif(trim(term_source_id), '') is not null
     qualify row_number() over (partition by term_source_id order by provider) = 1
 )
 

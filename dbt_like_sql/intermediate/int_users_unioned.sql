@@ -13,10 +13,11 @@ unioned as (
 ),
 
 final as (
-    -- a source id listed twice in one landing: the last occurrence wins
+    -- a source id listed twice in one landing: the last occurrence wins; a record without one
+    -- (MISSING_SOURCE_ID at landing) is not imported
     select *
     from unioned
-    where user_source_id is not null and user_source_id <> ''
+    where nullif(trim(user_source_id), '') is not null
     qualify row_number() over (partition by user_source_id order by source_row desc) = 1
 )
 

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 
 def cmd_manual_add(args: argparse.Namespace) -> int:
+    from rostersync_pipeline.lib.apply.run_lock import district_lock
     from rostersync_pipeline.lib.identity.manual import ManualRecordError, add_manual_user
     from rostersync_pipeline.lib.storage.warehouse import district_connection
 
-    with district_connection(args.warehouse, args.district_id) as con:
+    with district_lock(args.warehouse, args.district_id, run_id=f"cli-{os.getpid()}",
+                       purpose="manual add"), \
+            district_connection(args.warehouse, args.district_id) as con:
         try:
             app_id = add_manual_user(
                 con, role=args.role, email=args.email, first_name=args.first_name,
@@ -49,19 +54,17 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts_decide(args: argparse.Namespace) -> int:
-    from rostersync_pipeline.lib.identity.decisions import DecisionError, record_decision
-    from rostersync_pipeline.lib.storage.warehouse import district_connection
+    from rostersync_pipeline.defs.review.alerts import DECIDE_JOB_NAME
+    from rostersync_pipeline.runner import run_review_job
 
-    with district_connection(args.warehouse, args.district_id) as con:
-        try:
-            decision = record_decision(
-                con, args.source_id, match_app_id=args.match, create=args.create,
-                decided_by=args.by or getpass.getuser(), note=args.note,
-            )
-        except DecisionError as exc:
-            raise SystemExit(f"alerts decide: {exc}") from exc
-    target = f"app record {decision.app_id}" if decision.app_id is not None else "a new record"
-    print(f"recorded: {decision.entity} {decision.source_id} -> {target}; the next sync honours it")
+    config = {"source_id": args.source_id, "match_app_id": args.match, "create": args.create,
+              "decided_by": args.by or getpass.getuser(), "note": args.note}
+    outcome = run_review_job(DECIDE_JOB_NAME, args.district_id, "record_match_decision", config,
+                             config_dir=Path(args.config_dir), warehouse_dir=Path(args.warehouse))
+    if not outcome.success:
+        raise SystemExit(f"alerts decide: {outcome.failure}")
+    target = f"app record {args.match}" if args.match is not None else "a new record"
+    print(f"recorded: {args.source_id} -> {target}; the next sync honours it")
     return 0
 
 
@@ -95,7 +98,7 @@ def register_identity_commands(
     add.add_argument("--sis-id")
     add.add_argument("--grade")
     add.add_argument("--school-app-id", type=int)
-    add_common(add, config=False)
+    add_common(add)
     add.set_defaults(func=cmd_manual_add)
 
     alerts = sub.add_parser("alerts", help="possible-duplicate alerts and decisions")
@@ -103,7 +106,7 @@ def register_identity_commands(
     listing = alerts_sub.add_parser("list", help="the last run's possible duplicates")
     listing.add_argument("district_id")
     listing.add_argument("--all", action="store_true", help="include decided alerts")
-    add_common(listing, config=False)
+    add_common(listing)
     listing.set_defaults(func=cmd_alerts_list)
     decide = alerts_sub.add_parser("decide", help="match an incoming record to X, or create it")
     decide.add_argument("district_id")
@@ -113,13 +116,13 @@ def register_identity_commands(
     choice.add_argument("--create", action="store_true")
     decide.add_argument("--by", help="who decided (default: the OS user)")
     decide.add_argument("--note")
-    add_common(decide, config=False)
+    add_common(decide)
     decide.set_defaults(func=cmd_alerts_decide)
 
     exp = sub.add_parser("explain", help="how one person was matched (source id, SIS id or email)")
     exp.add_argument("district_id")
     exp.add_argument("key")
-    add_common(exp, config=False)
+    add_common(exp)
     exp.set_defaults(func=cmd_explain)
 
 

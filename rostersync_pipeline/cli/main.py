@@ -103,16 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rostersync", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add_common(p: argparse.ArgumentParser, config: bool = True) -> None:
-        if config:
-            p.add_argument("--config-dir", default=DEFAULT_CONFIG_DIR,
-                           help="directory of district YAML files (default %(default)s)")
+    def add_common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config-dir", default=DEFAULT_CONFIG_DIR,
+                       help="directory of district YAML files (default %(default)s)")
         p.add_argument("--warehouse", default=DEFAULT_WAREHOUSE,
                        help="warehouse directory (default %(default)s)")
 
     demo = sub.add_parser("demo", help="generate a synthetic district with problems and sync it")
     demo.add_argument("--students", type=int, default=2000)
-    add_common(demo, config=False)
+    add_common(demo)
     demo.set_defaults(func=cmd_demo)
 
     sync = sub.add_parser("sync", help="sync one district now")

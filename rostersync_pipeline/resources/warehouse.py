@@ -1,15 +1,20 @@
-"""Where district configs live and where each district's DuckDB file lives."""
+"""Where district configs live and where each district's DuckDB file lives.
+
+Within a run the resource also holds the run's district lock from set-up to teardown (see
+``resources/run_lock.py``), and opens only that district's file: a step cannot write another
+district, or its own district while another run holds it.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import duckdb
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from rostersync_pipeline.config import (
     DistrictConfig,
@@ -18,6 +23,7 @@ from rostersync_pipeline.config import (
     source_roots_from_env,
 )
 from rostersync_pipeline.lib.storage.warehouse import district_connection, district_db_path
+from rostersync_pipeline.resources.run_lock import NO_RUN, RunLockState, hold_run_lock
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +38,21 @@ class RosterWarehouse(dg.ConfigurableResource):
         description="The only directories source.path / source.drop_folder may lie in; default "
         "ROSTERSYNC_SOURCE_ROOTS, None (unset) allows any path.",
     )
+    _run_lock: RunLockState = PrivateAttr(default=NO_RUN)
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Generator[RosterWarehouse]:
+        with hold_run_lock(context, self.warehouse_dir) as state:
+            self._run_lock = state
+            try:
+                yield self
+            finally:
+                self._run_lock = NO_RUN
+
+    @property
+    def run_lock(self) -> RunLockState:
+        """The run's hold on its district (``held`` False outside a district run, or when busy)."""
+        return self._run_lock
 
     def district(self, district_id: str) -> DistrictConfig:
         return load_district(Path(self.config_dir), district_id, self.source_roots)
@@ -49,5 +70,12 @@ class RosterWarehouse(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self, district_id: str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the district's DuckDB file; in a run, only the run's held district."""
+        lock = self._run_lock
+        if lock.district_id is not None and district_id != lock.district_id:
+            raise dg.Failure(description=f"this run is for district {lock.district_id}; it may not "
+                             f"open district {district_id}")
+        if lock.district_id is not None and not lock.held:
+            raise dg.Failure(description=f"not run: {lock.reason}")
         with district_connection(self.warehouse_dir, district_id, read_only=read_only) as con:
             yield con

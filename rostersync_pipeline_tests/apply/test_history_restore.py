@@ -138,7 +138,8 @@ def test_restore_to_night_one_returns_the_roster_to_its_snapshot(three_nights) -
     before_log = district.scalar("select count(*) from roster.change_log")
 
     assert main(["restore", district.district_id, "--to-run", runs[0].run_id,
-                 "--warehouse", str(district.warehouse_dir)]) == 0
+                 "--warehouse", str(district.warehouse_dir),
+                 "--config-dir", str(district.config_dir)]) == 0
 
     restored = roster_tables(district)
     for table in ENTITY_TABLES:
@@ -182,7 +183,8 @@ def test_the_next_night_after_a_restore_plans_from_the_restored_roster(three_nig
 
 def restore_to_run_cli(district: District, run_id: str) -> None:
     assert main(["restore", district.district_id, "--to-run", run_id,
-                 "--warehouse", str(district.warehouse_dir)]) == 0
+                 "--warehouse", str(district.warehouse_dir),
+                 "--config-dir", str(district.config_dir)]) == 0
 
 
 def test_restore_to_an_unknown_run_is_refused_and_changes_nothing(three_nights, capsys) -> None:
@@ -192,6 +194,7 @@ def test_restore_to_an_unknown_run_is_refused_and_changes_nothing(three_nights, 
         with pytest.raises(RestoreRefused, match="run 'no-such-run' is not recorded"):
             restore_to_run(con, district.district_id, "no-such-run")
     assert main(["restore", district.district_id, "--to-run", "no-such-run",
-                 "--warehouse", str(district.warehouse_dir)]) == 1
+                 "--warehouse", str(district.warehouse_dir),
+                 "--config-dir", str(district.config_dir)]) == 1
     assert "restore refused" in capsys.readouterr().err
     assert district.roster_snapshot() == before

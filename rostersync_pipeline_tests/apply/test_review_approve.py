@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from rostersync_pipeline.cli.main import main
-from rostersync_pipeline.cli.review import run_approval
+from rostersync_pipeline.runner import run_approval
 from rostersync_pipeline_tests.helpers import (
     District,
     enrollment,
@@ -40,12 +40,12 @@ def night(directory: Path, *student_ids: str) -> Path:
 
 
 def cli(district: District, *args: str) -> int:
-    return main([*args, "--warehouse", str(district.warehouse_dir)])
+    return main([*args, "--warehouse", str(district.warehouse_dir),
+                 "--config-dir", str(district.config_dir)])
 
 
 def approve(district: District, plan_id: str) -> int:
-    return cli(district, "approve", district.district_id, plan_id,
-               "--config-dir", str(district.config_dir))
+    return cli(district, "approve", district.district_id, plan_id)
 
 
 def test_a_held_plan_waits_and_approval_applies_exactly_the_stored_plan(tmp_path: Path,
@@ -143,8 +143,8 @@ def test_the_approve_plan_job_is_a_dagster_run_with_the_same_config(tmp_path: Pa
     assert "no stored plan 'no-such-plan'" in refused.failure
     assert outcome.success, outcome.failure
     assert run.job_name == "approve_plan"
-    assert run.run_config["ops"]["apply_stored_plan"]["config"] == {
-        "district_id": district.district_id, "plan_id": held.run_id}
+    assert run.run_config["ops"]["apply_stored_plan"]["config"] == {"plan_id": held.run_id}
+    assert run.tags["dagster/partition"] == district.district_id
     materialization = event.asset_materialization
     assert materialization.partition == district.district_id
     assert materialization.metadata["plan_id"].value == held.run_id

@@ -117,9 +117,8 @@ def test_district_partitions_follow_the_config_dir(defs: dg.Definitions, tmp_pat
     sensor = defs.resolve_sensor_def("district_configs")
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(districts_partitions.name, ["retired-district"])
-        result = sensor.evaluate_tick(
-            dg.build_sensor_context(instance=instance, resources=defs.resources)
-        )
+        with dg.build_sensor_context(instance=instance, resources=defs.resources) as context:
+            result = sensor.evaluate_tick(context)
         for request in result.dynamic_partitions_requests:
             if isinstance(request, dg.AddDynamicPartitionsRequest):
                 instance.add_dynamic_partitions(request.partitions_def_name,
@@ -137,8 +136,9 @@ def test_drop_folder_sensor_runs_each_new_bundle_once(defs: dg.Definitions, tmp_
 
     def tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
         # called directly: returns the sensor's own result (cursor and run requests)
-        return sensor(dg.build_sensor_context(instance=instance, cursor=cursor,
-                                              resources=defs.resources))
+        with dg.build_sensor_context(instance=instance, cursor=cursor,
+                                     resources=defs.resources) as context:
+            return sensor(context)
 
     def bundles(result: dg.SensorResult) -> list[str]:
         return [Path(r.run_config["ops"]["land_raw_roster"]["config"]["bundle_path"]).name

@@ -44,7 +44,8 @@ def bundle(directory: Path, users: list[dict[str, str]]) -> Path:
 def cli(district: District, command: str, *args: str) -> int:
     """``rostersync <command words> DISTRICT <args> --warehouse ...``."""
     return cli_main([*command.split(), district.district_id, *args,
-                     "--warehouse", str(district.warehouse_dir)])
+                     "--warehouse", str(district.warehouse_dir),
+                     "--config-dir", str(district.config_dir)])
 
 
 def test_rotated_ids_keep_the_app_record_and_are_listed_as_id_changes(tmp_path: Path, capsys):
@@ -168,12 +169,15 @@ def test_possible_duplicates_are_held_and_decisions_are_honoured(tmp_path: Path,
 
     # decisions: n1 is s1 (CLI); n2 is a different person (Dagster job with config)
     assert cli(district, "alerts decide", "n1", "--match", str(app["s1"])) == 0
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("districts", [district.district_id])
     result = decide_match_alert_job.execute_in_process(
         run_config={"ops": {"record_match_decision": {"config": {
-            "district_id": district.district_id, "source_id": "n2", "create": True}}}},
+            "source_id": "n2", "create": True}}}},
+        partition_key=district.district_id,
         resources={"warehouse": RosterWarehouse(config_dir=str(district.config_dir),
                                                 warehouse_dir=str(district.warehouse_dir))},
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance,
     )
     assert result.success
     # night 2: same people, plus n3, a look-alike of the deactivated s3

@@ -120,13 +120,13 @@ def evaluate(
     assert event is not None
     warehouse = RosterWarehouse(config_dir=str(district.config_dir),
                                 warehouse_dir=str(district.warehouse_dir))
-    context = dg.build_run_status_sensor_context(
+    with dg.build_run_status_sensor_context(
         sensor_name=name, dagster_event=event, dagster_instance=instance, dagster_run=run,
         resources={"warehouse": warehouse, "smtp": smtp},
-    )
-    if run.status == dg.DagsterRunStatus.FAILURE:
-        context = context.for_run_failure()
-    return sensor(context)
+    ) as context:
+        if run.status == dg.DagsterRunStatus.FAILURE:
+            return sensor(context.for_run_failure())
+        return sensor(context)
 
 
 def assert_clean(raw: bytes, district: District) -> None:
@@ -203,7 +203,10 @@ def test_errors_digest_names_codes_counts_and_the_export(
 def test_failed_run_is_mailed_with_the_failing_stage(
     tmp_path: Path, instance: dg.DagsterInstance, mail: FakeSmtpServer, tls: LoopbackTls
 ) -> None:
-    district = district_with(tmp_path, tmp_path / "no-such-bundle")
+    # a step that cannot run at all: the secret the source names is not in the environment
+    district = district_with(tmp_path, tmp_path / "unused", source={
+        "type": "clever_api", "base_url": "http://127.0.0.1:9", "path": None,
+        "token_env": "ROSTERSYNC_TEST_TOKEN_NOT_SET"})
     outcome = sync(district, instance)
     assert not outcome.success
 
@@ -217,7 +220,7 @@ def test_failed_run_is_mailed_with_the_failing_stage(
     assert received.email["X-Rostersync-Event"] == "failed"
     assert "Nothing was applied" in received.body
     assert "Reason: land_raw_roster:" in received.body
-    assert "no-such-bundle" in received.body
+    assert "ROSTERSYNC_TEST_TOKEN_NOT_SET" in received.body
 
 
 def test_clean_runs_and_unwanted_events_send_nothing(

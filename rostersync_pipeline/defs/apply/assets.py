@@ -4,11 +4,21 @@
 import dagster as dg
 
 from rostersync_pipeline.defs.partitions import districts_partitions
-from rostersync_pipeline.lib.apply.apply_plan import apply_plan
+from rostersync_pipeline.lib.apply.apply_plan import apply_changes
 from rostersync_pipeline.lib.apply.guard import evaluate_guard, record_guard_decision
 from rostersync_pipeline.lib.apply.plan_store import store_plan
-from rostersync_pipeline.lib.report.run_record import REQUIRES_REVIEW, run_status, summarize_plan
+from rostersync_pipeline.lib.ingest.landing import require_this_run
+from rostersync_pipeline.lib.report.export import export_path
+from rostersync_pipeline.lib.report.run_record import record_run, sync_run_summary
+from rostersync_pipeline.lib.report.run_status import RunStatus
+from rostersync_pipeline.lib.storage.warehouse import transaction
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
+
+ACTIVE_COUNTS_SQL = """
+select 'users', count(*) from roster.users where status = 'active'
+union all select 'sections', count(*) from roster.sections where status = 'active'
+union all select 'enrollments', count(*) from roster.enrollments where status = 'active'
+"""
 
 
 class SyncRunConfig(dg.Config):
@@ -33,35 +43,42 @@ def synced_roster(
     """The app's roster (``roster.*``) after this run: the plan applied, held, or (dry run) left.
 
     Grain: one row per app school, user, section and enrollment; ``roster.change_log`` holds one
-    row per applied change and ``roster.*_history`` one row per record version. A held plan
-    (status ``requires_review``) is kept in the plan store (``sync.stored_plans``, plan id = run
-    id) until ``rostersync approve`` / the ``approve_plan`` job applies it or it is discarded.
+    row per applied change and ``roster.*_history`` one row per record version. The run's
+    ``sync.runs`` row, the guard's decision and (when held) the stored plan commit in the same
+    transaction as the roster changes: a crash leaves either all of them or none. A held plan
+    (status ``requires_review``) waits in ``sync.stored_plans`` (plan id = run id) until
+    ``rostersync approve`` / the ``approve_plan`` job applies it or it is discarded.
     """
     district = warehouse.district(context.partition_key)
     dry_run = config.dry_run or district.dry_run
     with warehouse.connect(district.district_id) as con:
+        require_this_run(con, context.run_id)
         decision = evaluate_guard(
             con, district.guard, dry_run=dry_run, require_approval=district.require_approval
         )
-        applied = apply_plan(con, context.run_id) if decision.applies else 0
-        record_guard_decision(con, context.run_id, decision, applied)
-        status = run_status(decision.run_status)
-        if status == REQUIRES_REVIEW:
-            store_plan(con, context.run_id, district.district_id, decision.reasons,
-                       summarize_plan(con))
-        active = dict(con.execute(
-            "select 'users', count(*) from roster.users where status = 'active' "
-            "union all select 'sections', count(*) from roster.sections where status = 'active' "
-            "union all select 'enrollments', count(*) from roster.enrollments "
-            "where status = 'active'"
-        ).fetchall())
-    context.log.info(f"district {district.district_id}: {status}, {applied} change(s) applied")
+        summary = sync_run_summary(
+            con, district_id=district.district_id, run_id=context.run_id,
+            status=decision.status, reasons=decision.reasons,
+            export_path=str(export_path(warehouse.warehouse_dir, district.district_id,
+                                        context.run_id)),
+        )
+        with transaction(con):
+            applied = apply_changes(con, context.run_id) if decision.applies else 0
+            record_guard_decision(con, context.run_id, decision, applied)
+            if decision.status is RunStatus.REQUIRES_REVIEW:
+                store_plan(con, context.run_id, district.district_id, decision.reasons,
+                           summary.counts)
+            record_run(con, summary)
+        active = dict(con.execute(ACTIVE_COUNTS_SQL).fetchall())
+    context.log.info(f"district {district.district_id}: {decision.status}, {applied} change(s) "
+                     "applied")
     for reason in decision.reasons:
         context.log.warning(reason)
+    held = decision.status is RunStatus.REQUIRES_REVIEW
     return dg.MaterializeResult(
         metadata={
-            "status": status,
-            "plan_id": context.run_id if status == REQUIRES_REVIEW else "none",
+            "status": decision.status.value,
+            "plan_id": context.run_id if held else "none",
             "changes_applied": applied,
             "reasons": "; ".join(decision.reasons) or "none",
             "active_users": active.get("users", 0),

@@ -8,8 +8,10 @@ plan and the error export still run, and the check itself records the run as ``b
 import dagster as dg
 
 from rostersync_pipeline.defs.partitions import districts_partitions
+from rostersync_pipeline.lib.ingest.landing import require_this_run
 from rostersync_pipeline.lib.report.export import export_path
-from rostersync_pipeline.lib.report.run_record import RunSummary, fill_plan_summary, record_run
+from rostersync_pipeline.lib.report.run_record import record_run, sync_run_summary
+from rostersync_pipeline.lib.report.run_status import RunStatus
 from rostersync_pipeline.lib.storage.analytics import publish_run
 from rostersync_pipeline.lib.validate.expectations import USERS_COLUMNS, users_suite, validate_frame
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
@@ -40,24 +42,12 @@ def record_blocked_run(
 ) -> None:
     """The ``sync.runs`` row of a run whose apply a failed hard expectation stopped."""
     with warehouse.connect(district_id) as con:
-        fetch = con.execute(
-            "select run.fetch_complete, (select string_agg(distinct mode, '/') "
-            "from config.fetch_entities where mode <> 'absent') from config.run as run"
-        ).fetchall()[0]
-        summary = RunSummary(
-            run_id=run_id,
-            district_id=district_id,
-            status="blocked",
-            dry_run=False,
-            fetch_complete=bool(fetch[0]),
-            fetch_mode=fetch[1] or "absent",
-            error_counts=dict(con.execute(
-                "select error_code, count(*) from sync.run_errors group by all"
-            ).fetchall()),
+        require_this_run(con, run_id)
+        summary = sync_run_summary(
+            con, district_id=district_id, run_id=run_id, status=RunStatus.BLOCKED,
             reasons=reasons,
             export_path=str(export_path(warehouse.warehouse_dir, district_id, run_id)),
         )
-        fill_plan_summary(con, summary)
         record_run(con, summary)
         publish_run(con, warehouse.warehouse_dir, district_id, run_id)
 

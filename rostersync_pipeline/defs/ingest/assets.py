@@ -21,6 +21,7 @@ RAW_SPECS = [
         key=dg.AssetKey(["raw", table]),
         group_name="raw",
         kinds={"duckdb"},
+        skippable=True,
         description=f"Raw `{table}` records as landed, one row per source record (payload kept, "
         "run id, source file and row). Replaced by each landing.",
     )
@@ -86,7 +87,15 @@ FILE_SOURCES = ("oneroster_csv", "clever_csv")
 def land_raw_roster(
     context: dg.AssetExecutionContext, config: LandingConfig, warehouse: RosterWarehouse
 ):
-    """Fetch the district's roster and land it into ``raw.*`` (grain: one row per source record)."""
+    """Fetch the district's roster and land it into ``raw.*`` (grain: one row per source record).
+
+    A run that found its district busy (another run holds the district's lock) lands nothing,
+    so every later step of the run is skipped and nothing is touched.
+    """
+    lock = warehouse.run_lock
+    if lock.district_id is not None and not lock.held:
+        context.log.warning(f"district {lock.district_id}: run skipped: {lock.reason}")
+        return
     district = warehouse.district(context.partition_key)
     source = district.source
     with (warehouse.connect(district.district_id) as con,

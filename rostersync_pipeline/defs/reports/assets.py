@@ -1,19 +1,17 @@
 """What a run tells people: the error export, the run summary, and the analytics publish."""
 
-
-
 import dagster as dg
 
 from rostersync_pipeline.defs.partitions import districts_partitions
-from rostersync_pipeline.lib.apply.guard import read_guard_decision
+from rostersync_pipeline.lib.ingest.landing import require_this_run
 from rostersync_pipeline.lib.report.export import export_errors, export_path
 from rostersync_pipeline.lib.report.run_record import (
-    RunSummary,
-    fill_plan_summary,
     keep_run_errors,
+    read_run_summary,
     record_run,
-    run_status,
+    sync_run_summary,
 )
+from rostersync_pipeline.lib.report.run_status import RunStatus
 from rostersync_pipeline.lib.report.summary_text import summary_markdown
 from rostersync_pipeline.lib.storage.analytics import publish_run
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
@@ -34,6 +32,7 @@ def error_export(context: dg.AssetExecutionContext, warehouse: RosterWarehouse) 
     district_id = context.partition_key
     path = export_path(warehouse.warehouse_dir, district_id, context.run_id)
     with warehouse.connect(district_id) as con:
+        require_this_run(con, context.run_id)
         error_counts = keep_run_errors(con, context.run_id)
         rows = export_errors(con, district_id, context.run_id, path)
     metadata = {"dagster/row_count": rows, "path": dg.MetadataValue.path(str(path))}
@@ -53,35 +52,22 @@ def run_summary(context: dg.AssetExecutionContext, warehouse: RosterWarehouse) -
     one ``sync.run_details`` row (ID changes, match alerts, sample plan rows per action),
     published with the run's errors and counts to the cross-district analytics views."""
     district_id = context.partition_key
-    path = export_path(warehouse.warehouse_dir, district_id, context.run_id)
     with warehouse.connect(district_id) as con:
-        status, reasons = read_guard_decision(con, context.run_id)
-        run = con.execute(
-            "select fetch_complete from config.run"
-        ).fetchall()[0]
-        mode = con.execute(
-            "select string_agg(distinct mode, '/') from config.fetch_entities where mode <> 'absent'"
-        ).fetchall()[0][0]
-        summary = RunSummary(
-            run_id=context.run_id,
-            district_id=district_id,
-            status=run_status(status),
-            dry_run=status == "dry_run",
-            fetch_complete=bool(run[0]),
-            fetch_mode=mode or "absent",
-            error_counts=dict(con.execute(
-                "select error_code, count(*) from sync.sync_errors where run_id = ? group by all",
-                [context.run_id],
-            ).fetchall()),
-            reasons=reasons,
-            export_path=str(path),
-        )
-        fill_plan_summary(con, summary)
-        record_run(con, summary)
+        require_this_run(con, context.run_id)
+        summary = read_run_summary(con, context.run_id)
+        if summary is None:
+            summary = sync_run_summary(
+                con, district_id=district_id, run_id=context.run_id,
+                status=RunStatus.NOT_APPLIED,
+                reasons=["apply did not run (a step before it failed)"],
+                export_path=str(export_path(warehouse.warehouse_dir, district_id,
+                                            context.run_id)),
+            )
+            record_run(con, summary)
         publish_run(con, warehouse.warehouse_dir, district_id, context.run_id)
     return dg.MaterializeResult(
         metadata={
-            "status": summary.status,
+            "status": summary.status.value,
             "summary": dg.MetadataValue.md(summary_markdown(summary)),
             **{f"errors/{code}": n for code, n in summary.error_counts.items()},
         }

@@ -8,8 +8,10 @@ Two steps run them: ``normalize_roster`` (staging -> intermediate -> core) and
 import dagster as dg
 
 from rostersync_pipeline.defs.partitions import districts_partitions
+from rostersync_pipeline.lib.ingest.landing import require_this_run
 from rostersync_pipeline.lib.ingest.providers import RAW_TABLES
-from rostersync_pipeline.lib.report.run_record import current_plan_summary
+from rostersync_pipeline.lib.report.run_record import sync_run_summary
+from rostersync_pipeline.lib.report.run_status import RunStatus
 from rostersync_pipeline.lib.report.summary_text import summary_markdown
 from rostersync_pipeline.lib.transform.district_settings import write_settings
 from rostersync_pipeline.lib.transform.sql_runner import SQL_ROOT, SqlModel, load_models, run_models
@@ -53,10 +55,12 @@ def _models_of(stage: str) -> dict[str, SqlModel]:
 def _run_stage(context: dg.AssetExecutionContext, warehouse: RosterWarehouse, stage: str):
     district = warehouse.district(context.partition_key)
     with warehouse.connect(district.district_id) as con:
+        require_this_run(con, context.run_id)
         if stage == "normalize":
             write_settings(con, district)
         results = run_models(con, MODELS, only=set(_models_of(stage)))
-        plan_summary = (current_plan_summary(con, district.district_id, context.run_id)
+        plan_summary = (sync_run_summary(con, district_id=district.district_id,
+                                         run_id=context.run_id, status=RunStatus.PLANNED)
                         if stage == "match_and_plan" else None)
     for result in results:
         metadata = {"seconds": round(result.seconds, 3)}

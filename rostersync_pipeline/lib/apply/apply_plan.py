@@ -151,17 +151,3 @@ def apply_changes(
     return con.execute(
         "select count(*) from roster.change_log where run_id = ?", [run_id]
     ).fetchall()[0][0]
-
-
-def apply_plan(
-    con: duckdb.DuckDBPyConnection, run_id: str, tables: PlanTables = CURRENT_PLAN
-) -> int:
-    """Apply the whole plan atomically; returns the number of changes applied."""
-    con.execute("begin transaction")
-    try:
-        changes = apply_changes(con, run_id, tables)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    return changes

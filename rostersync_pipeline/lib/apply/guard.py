@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from rostersync_pipeline.config import GuardConfig
+from rostersync_pipeline.lib.report.run_status import RunStatus
 
 ROSTER_ENTITY_SQL = """
 select role || 's' as entity, count(*) from roster.users where status = 'active' group by all
@@ -38,17 +39,14 @@ order by matches.entity
 
 @dataclass(frozen=True)
 class GuardDecision:
-    status: str  # apply | held | dry_run | skipped
+    """The guard's verdict on a plan: the run's status and why."""
+
+    status: RunStatus  # applied | requires_review | dry_run | skipped
     reasons: list[str] = field(default_factory=list)
 
     @property
     def applies(self) -> bool:
-        return self.status == "apply"
-
-    @property
-    def run_status(self) -> str:
-        return {"apply": "applied", "held": "held", "dry_run": "dry_run",
-                "skipped": "skipped"}[self.status]
+        return self.status is RunStatus.APPLIED
 
 
 def plan_counts(
@@ -78,10 +76,10 @@ def evaluate_guard(
 ) -> GuardDecision:
     state = con.execute("select provider_state from config.run").fetchall()
     if state and state[0][0] != "healthy":
-        return GuardDecision("skipped", [f"provider state is {state[0][0]!r}: run skipped, "
-                                         "nothing fetched, nothing applied"])
+        return GuardDecision(RunStatus.SKIPPED, [f"provider state is {state[0][0]!r}: run "
+                                                 "skipped, nothing fetched, nothing applied"])
     if dry_run:
-        return GuardDecision("dry_run", ["test import (dry run): nothing applied"])
+        return GuardDecision(RunStatus.DRY_RUN, ["test import (dry run): nothing applied"])
     active = dict(con.execute(ROSTER_ENTITY_SQL).fetchall())
     reasons = []
     for entity, actions in plan_counts(con, source_id_refreshes=False).items():
@@ -99,7 +97,7 @@ def evaluate_guard(
     reasons.extend(id_change_reasons(con, guard))
     if require_approval:
         reasons.append("the district requires approval of every plan")
-    return GuardDecision("held" if reasons else "apply", reasons)
+    return GuardDecision(RunStatus.REQUIRES_REVIEW if reasons else RunStatus.APPLIED, reasons)
 
 
 def id_change_reasons(con: duckdb.DuckDBPyConnection, guard: GuardConfig) -> list[str]:
@@ -127,19 +125,9 @@ def id_change_reasons(con: duckdb.DuckDBPyConnection, guard: GuardConfig) -> lis
 def record_guard_decision(
     con: duckdb.DuckDBPyConnection, run_id: str, decision: GuardDecision, applied: int
 ) -> None:
-    """Keep the latest run's guard outcome (one row) in ``sync.guard_decision``."""
-    con.execute("delete from sync.guard_decision")
+    """Keep the run's guard outcome in ``sync.guard_decision`` (one row per run)."""
+    con.execute("delete from sync.guard_decision where run_id = ?", [run_id])
     con.execute(
         "insert into sync.guard_decision values (?, ?, ?, ?)",
-        [run_id, decision.run_status, decision.reasons, applied],
+        [run_id, decision.status.value, decision.reasons, applied],
     )
-
-
-def read_guard_decision(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[str, list[str]]:
-    """The stored decision of ``run_id``: ('not_applied', [...]) if apply never ran."""
-    rows = con.execute(
-        "select status, reasons from sync.guard_decision where run_id = ?", [run_id]
-    ).fetchall()
-    if not rows:
-        return "not_applied", ["apply did not run (a blocking check failed or a step failed)"]
-    return rows[0][0], list(rows[0][1] or [])

@@ -24,6 +24,9 @@ import duckdb
 from rostersync_pipeline.lib.apply.apply_plan import apply_changes
 from rostersync_pipeline.lib.apply.history import ENTITY_TABLES
 from rostersync_pipeline.lib.apply.plan_tables import CURRENT_PLAN, PlanTables
+from rostersync_pipeline.lib.report.run_record import RunSummary, fill_plan_summary, record_run
+from rostersync_pipeline.lib.report.run_status import RunStatus
+from rostersync_pipeline.lib.storage.warehouse import transaction
 
 STORED = {name: f"sync.stored_{name}" for name in CURRENT_PLAN}
 STAGED = {name: f"approval_{name}" for name in CURRENT_PLAN}
@@ -102,28 +105,23 @@ def store_plan(
     reasons: list[str],
     counts: dict[str, dict[str, int]],
 ) -> None:
-    """Copy the run's ``sync.plan_*`` rows and the roster fingerprint into the plan store."""
-    con.execute("begin transaction")
-    try:
-        for name, source in CURRENT_PLAN.items():
-            _ensure_store_table(con, source, STORED[name])
-            con.execute(f"delete from {STORED[name]} where plan_id = ?", [plan_id])
-            con.execute(
-                f"insert into {STORED[name]} by name select ?::varchar as plan_id, * "
-                f"from {source}",
-                [plan_id],
-            )
-        con.execute("delete from sync.stored_plans where plan_id = ?", [plan_id])
+    """Copy the run's ``sync.plan_*`` rows and the roster fingerprint into the plan store.
+
+    Runs inside the caller's transaction (the one that records the held run)."""
+    for name, source in CURRENT_PLAN.items():
+        _ensure_store_table(con, source, STORED[name])
+        con.execute(f"delete from {STORED[name]} where plan_id = ?", [plan_id])
         con.execute(
-            "insert into sync.stored_plans (plan_id, district_id, created_at, status, reasons, "
-            "counts, roster_fingerprint) values (?, ?, now()::timestamp, ?, ?, ?::json, ?::json)",
-            [plan_id, district_id, REQUIRES_REVIEW, reasons, json.dumps(counts),
-             json.dumps(roster_fingerprint(con))],
+            f"insert into {STORED[name]} by name select ?::varchar as plan_id, * from {source}",
+            [plan_id],
         )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+    con.execute("delete from sync.stored_plans where plan_id = ?", [plan_id])
+    con.execute(
+        "insert into sync.stored_plans (plan_id, district_id, created_at, status, reasons, "
+        "counts, roster_fingerprint) values (?, ?, now()::timestamp, ?, ?, ?::json, ?::json)",
+        [plan_id, district_id, REQUIRES_REVIEW, reasons, json.dumps(counts),
+         json.dumps(roster_fingerprint(con))],
+    )
 
 
 def read_stored_plan(con: duckdb.DuckDBPyConnection, plan_id: str) -> StoredPlan | None:
@@ -170,14 +168,15 @@ def stage_stored_plan(con: duckdb.DuckDBPyConnection, plan_id: str) -> PlanTable
 
 def approve_stored_plan(
     con: duckdb.DuckDBPyConnection, district_id: str, plan_id: str, run_id: str
-) -> tuple[StoredPlan, int]:
-    """Apply exactly the stored plan as run ``run_id``; returns (plan, changes applied).
+) -> tuple[StoredPlan, int, RunSummary]:
+    """Apply exactly the stored plan as run ``run_id``; returns (plan, changes, the run's summary).
 
-    Raises :class:`PlanRefused` (nothing changed) if the plan is unknown, already decided, or
-    the roster changed since the plan was made.
+    The roster changes, the plan's new status and the approval run's ``sync.runs`` row commit in
+    one transaction. Raises :class:`PlanRefused` (nothing changed) if the plan is unknown,
+    already decided, or the roster changed since the plan was made.
     """
-    con.execute("begin transaction")
-    try:
+    started_at = con.execute("select now()::timestamp").fetchall()[0][0]
+    with transaction(con):
         plan = _reviewable(con, district_id, plan_id)
         changed = fingerprint_changes(plan.fingerprint, roster_fingerprint(con))
         if changed:
@@ -187,25 +186,27 @@ def approve_stored_plan(
                 + "): it cannot be applied as reviewed. Discard it and review the newer plan "
                 "of the next run instead."
             )
-        applied = apply_changes(con, run_id, stage_stored_plan(con, plan_id))
+        staged = stage_stored_plan(con, plan_id)
+        applied = apply_changes(con, run_id, staged)
         con.execute(
             "update sync.stored_plans set status = ?, decided_at = now()::timestamp, "
             "decided_run_id = ? where plan_id = ?",
             [APPROVED, run_id, plan_id],
         )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    return plan, applied
+        summary = RunSummary(
+            run_id=run_id, district_id=district_id, status=RunStatus.APPROVED, dry_run=False,
+            fetch_complete=None, fetch_mode="approval",
+            reasons=[f"approved stored plan {plan_id}"], started_at=started_at,
+        )
+        record_run(con, fill_plan_summary(con, summary, staged))
+    return plan, applied, summary
 
 
 def discard_stored_plan(
     con: duckdb.DuckDBPyConnection, district_id: str, plan_id: str, note: str | None = None
 ) -> StoredPlan:
     """Drop a stored plan's rows; its ``sync.stored_plans`` row stays, status ``discarded``."""
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         plan = _reviewable(con, district_id, plan_id)
         for stored in STORED.values():
             con.execute(f"delete from {stored} where plan_id = ?", [plan_id])
@@ -214,8 +215,4 @@ def discard_stored_plan(
             "decision_note = ? where plan_id = ?",
             [DISCARDED, note, plan_id],
         )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return plan

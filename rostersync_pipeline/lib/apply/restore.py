@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 import duckdb
 
 from rostersync_pipeline.lib.apply.history import baseline_history, record_history, run_moment
-from rostersync_pipeline.lib.report.run_record import RESTORED, RunSummary, record_run
+from rostersync_pipeline.lib.report.run_record import RunSummary, record_run
+from rostersync_pipeline.lib.report.run_status import RunStatus
+from rostersync_pipeline.lib.storage.warehouse import transaction
 
 SYNCED_COLUMNS: dict[str, tuple[str, ...]] = {
     "schools": ("source_id", "sis_id", "state_id", "nces_id"),
@@ -116,8 +118,7 @@ def restore_to_run(
                              "(see sync.runs)")
     started_at = con.execute("select now()::timestamp").fetchall()[0][0]
     result = RestoreResult(run_id, to_run_id)
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         baseline_history(con)
         for table in SYNCED_COLUMNS:
             con.execute(_sql(TARGET_SQL, table), {"at": at})
@@ -129,13 +130,9 @@ def restore_to_run(
             con.execute(_sql(CHANGE_LOG_SQL, table), {"run_id": run_id})
         record_history(con, run_id)
         record_run(con, RunSummary(
-            run_id=run_id, district_id=district_id, status=RESTORED, dry_run=False,
+            run_id=run_id, district_id=district_id, status=RunStatus.RESTORED, dry_run=False,
             fetch_complete=None, fetch_mode="restore", counts=result.counts,
             reasons=[f"restored to the state after run {to_run_id} (finished {at})"],
             started_at=started_at,
         ))
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return result

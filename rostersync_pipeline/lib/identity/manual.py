@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import duckdb
 
+from rostersync_pipeline.lib.storage.warehouse import transaction
+
 ROLES = ("student", "educator")
 
 
@@ -38,8 +40,7 @@ def add_manual_user(
     ).fetchall()
     if held:
         raise ManualRecordError(f"the email is already held by app record {held[0][0]}")
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         app_id = con.execute(
             "select coalesce(max(app_id), 0) + 1 from roster.users"
         ).fetchall()[0][0]
@@ -55,8 +56,4 @@ def add_manual_user(
             "applied_at) values ('manual', ?, ?, 'create', ?, now()::timestamp)",
             [role + "s", app_id, ["origin"]],
         )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return app_id

@@ -91,3 +91,67 @@ def write_fetch_context(
                 for p in result.problems
             ],
         )
+
+
+MAX_ID_PROBLEMS = 10_000
+# What a raw table's rows are, by the table name's last part (oneroster_orgs -> school).
+RECORD_TYPES = {
+    "orgs": "school", "schools": "school", "users": "user", "roles": "user",
+    "demographics": "user", "students": "student", "teachers": "educator", "staff": "educator",
+    "classes": "section", "sections": "section", "enrollments": "enrollment",
+    "academicsessions": "term", "terms": "term", "courses": "course", "districts": "district",
+    "events": "event",
+}
+
+
+def missing_id_problems(
+    con: duckdb.DuckDBPyConnection, id_columns: dict[str, tuple[str, ...]], run_id: str
+) -> list[FetchProblem]:
+    """One MISSING_SOURCE_ID problem per landed row whose ID column is empty (``id_columns``:
+    raw table -> the columns that identify a record). Such a record cannot be told apart from
+    the others, so the problem makes the fetch incomplete: nothing is deactivated this run."""
+    problems: list[FetchProblem] = []
+    for table, columns in sorted(id_columns.items()):
+        for column in columns:
+            rows = con.execute(
+                f'select _source_file, _source_row from raw.{table} where _run_id = ? '
+                f'and nullif(trim("{column}"), \'\') is null order by _source_row limit ?',
+                [run_id, MAX_ID_PROBLEMS - len(problems)],
+            ).fetchall()
+            problems += [
+                FetchProblem(source_file or table, f"the record has no {column}: it is not "
+                             "imported, and nothing is deactivated this run", row=row,
+                             field=column, error_code="MISSING_SOURCE_ID",
+                             record_type=RECORD_TYPES.get(table.rsplit("_", 1)[-1], "record"))
+                for source_file, row in rows
+            ]
+    return problems
+
+
+class RunScopeError(RuntimeError):
+    """A step found the district's working tables made by another run than its own."""
+
+
+def require_this_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Refuse to go on unless this run landed the district's working tables (``config.run``).
+
+    Every step after landing reads ``raw.*`` / ``config.*`` / ``sync.*`` tables that each run
+    replaces. A run launched for a subset of the job (say, only apply) would otherwise plan or
+    apply what an earlier run computed against a roster that may have changed since.
+    """
+    rows = con.execute(
+        "select run_id from config.run"
+    ).fetchall() if _has_run_table(con) else []
+    landed_by = rows[0][0] if rows else None
+    if landed_by != run_id:
+        raise RunScopeError(
+            f"the district's working tables were made by run {landed_by or '(none)'}, not by this "
+            f"run {run_id}: launch the whole sync_district job for the district (a step cannot "
+            "run on another run's landing)"
+        )
+
+
+def _has_run_table(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'config' and table_name = 'run'").fetchall()[0][0])

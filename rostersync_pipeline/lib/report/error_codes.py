@@ -115,6 +115,23 @@ ERROR_CODES: dict[str, ErrorCode] = {
             "district does not use that entity.",
         ),
         ErrorCode(
+            "UNSAFE_VALUE",
+            "A value of the record holds a control character (NUL or another code below "
+            "U+0020; in an ID also a tab or line break) or is longer than the district's "
+            "max_field_bytes. The record was not imported and its app record was left as it "
+            "is; a refused ID also stops that entity's deactivations this run.",
+            "Remove the control characters from the field in column B (or shorten it) in the "
+            "SIS, then let the next sync run.",
+        ),
+        ErrorCode(
+            "MISSING_SOURCE_ID",
+            "A record of the file has no ID (sourcedId, Clever id, Student_id...: column B). It "
+            "was not imported, and since it cannot be told apart from the other records, "
+            "nothing was deactivated this run.",
+            "Give the record its ID in the SIS export (the row is named in source_file / "
+            "source_row), then send the file again.",
+        ),
+        ErrorCode(
             "BUNDLE_REFUSED",
             "The bundle (or the file or zip member named) was refused before anything of it was "
             "landed: it is not where the district's config says, is or holds a symbolic link, "

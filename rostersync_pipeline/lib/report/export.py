@@ -2,7 +2,9 @@
 
 Columns A-F are fixed (support docs refer to them by letter): record_type, field, error_value,
 error_code, source_id, app_id; then school, name, message, remediation, run_id, source_file,
-source_row. Cells that a spreadsheet would run as a formula are neutralised.
+source_row. Cells are safe to open in a spreadsheet: a cell that a spreadsheet would run as a
+formula (starting with = + - @, their full-width forms, a tab, CR or LF) gets a leading quote,
+and control characters inside a cell (a NUL in a refused value) are shown as U+FFFD.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ EXPORT_COLUMNS = (
     "record_type", "field", "error_value", "error_code", "source_id", "app_id",
     "school", "name", "message", "remediation", "run_id", "source_file", "source_row",
 )
-FORMULA_PREFIXES = r"^[=+\-@\t\r]"
+FORMULA_PREFIXES = r"^[=+\-@\t\r\n\x{FF1D}\x{FF0B}\x{FF0D}\x{FF20}]"
+CONTROL_CHARACTERS = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
 
 
 def export_path(warehouse_dir: Path | str, district_id: str, run_id: str) -> Path:
@@ -29,9 +32,12 @@ def export_path(warehouse_dir: Path | str, district_id: str, run_id: str) -> Pat
 
 
 def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
-    """Prefix text cells starting with = + - @ tab or CR with a quote so they stay text."""
+    """Make every text cell inert in a spreadsheet: control characters become U+FFFD, and a
+    cell starting like a formula (= + - @, full-width ＝＋－＠, tab, CR, LF) gets a leading quote."""
     text_columns = [name for name, dtype in frame.schema.items() if dtype == pl.String]
     return frame.with_columns(
+        pl.col(c).str.replace_all(CONTROL_CHARACTERS, "\ufffd") for c in text_columns
+    ).with_columns(
         pl.when(pl.col(c).str.contains(FORMULA_PREFIXES))
         .then(pl.lit("'") + pl.col(c))
         .otherwise(pl.col(c))

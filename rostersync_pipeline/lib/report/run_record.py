@@ -1,18 +1,10 @@
 """A run's record: errors in ``sync.sync_errors``, its row in ``sync.runs``, its plan summary.
 
-Run status vocabulary (``sync.runs.status``), one word per outcome:
-
-- ``applied``: the run's plan was applied;
-- ``requires_review``: the guard held the plan (thresholds, a mass ID change, or the district
-  requires approval); the plan is kept in the plan store (``plan_id`` = this run's id);
-- ``dry_run``: a test import, nothing applied;
-- ``skipped``: the provider is not healthy, nothing fetched or applied;
-- ``not_applied``: apply did not run (a blocking check failed);
-- ``approved``: an approval run that applied a stored plan (``status_reason`` names it);
-- ``restored``: a restore run that returned the roster to its state after an earlier run.
-
-``sync.run_details`` holds, per run, the ID changes, alerts and a sample of plan rows per
-entity and action (IDs and changed field names only: no names, emails or birth dates).
+``sync.runs.status`` is a :class:`~rostersync_pipeline.lib.report.run_status.RunStatus`.
+:func:`sync_run_summary` is the one builder of a sync run's summary (used by apply, the
+expectation check and the reports asset); approvals and restores build theirs from the plan
+they applied. ``sync.run_details`` holds, per run, the ID changes, alerts and a sample of plan
+rows per entity and action (IDs and changed field names only: no names, emails or birth dates).
 """
 
 from __future__ import annotations
@@ -24,12 +16,8 @@ from datetime import datetime
 import duckdb
 
 from rostersync_pipeline.lib.apply.plan_tables import CURRENT_PLAN, PlanTables
+from rostersync_pipeline.lib.report.run_status import RunStatus, parse_status
 
-APPLIED = "applied"
-REQUIRES_REVIEW = "requires_review"
-APPROVED = "approved"
-RESTORED = "restored"
-GUARD_TO_RUN_STATUS = {"held": REQUIRES_REVIEW}
 SAMPLE_ROWS_PER_ACTION = 5
 
 COUNTS_SQL = """
@@ -50,16 +38,11 @@ order by entity, action, app_id
 """
 
 
-def run_status(guard_status: str) -> str:
-    """The ``sync.runs`` status of a guard decision's run status (``held`` -> review)."""
-    return GUARD_TO_RUN_STATUS.get(guard_status, guard_status)
-
-
 @dataclass
 class RunSummary:
     run_id: str
     district_id: str
-    status: str
+    status: RunStatus
     dry_run: bool
     fetch_complete: bool | None
     fetch_mode: str | None
@@ -146,7 +129,7 @@ def record_run(con: duckdb.DuckDBPyConnection, summary: RunSummary) -> None:
         f"insert into sync.runs select ?, ?, {started}, now()::timestamp, ?, ?, ?, ?, ?, "
         "?::json, ?::json, ?",
         [
-            summary.run_id, summary.district_id, *started_params, summary.status,
+            summary.run_id, summary.district_id, *started_params, summary.status.value,
             summary.dry_run, summary.fetch_complete, summary.fetch_mode,
             "; ".join(summary.reasons) or None, json.dumps(summary.counts),
             json.dumps(summary.error_counts), summary.export_path,
@@ -176,7 +159,7 @@ def read_run_summary(con: duckdb.DuckDBPyConnection, run_id: str) -> RunSummary 
     (district_id, status, dry_run, complete, mode, reason, counts, errors, export, started,
      id_changes, alerts, samples) = rows[0]
     return RunSummary(
-        run_id=run_id, district_id=district_id, status=status, dry_run=dry_run,
+        run_id=run_id, district_id=district_id, status=parse_status(status), dry_run=dry_run,
         fetch_complete=complete, fetch_mode=mode, counts=json.loads(counts or "{}"),
         error_counts=json.loads(errors or "{}"),
         reasons=reason.split("; ") if reason else [], export_path=export,
@@ -192,17 +175,25 @@ def latest_run_id(con: duckdb.DuckDBPyConnection) -> str | None:
     return rows[0][0] if rows else None
 
 
-def current_plan_summary(
-    con: duckdb.DuckDBPyConnection, district_id: str, run_id: str
+def sync_run_summary(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    district_id: str,
+    run_id: str,
+    status: RunStatus,
+    reasons: list[str] | None = None,
+    export_path: str | None = None,
 ) -> RunSummary:
-    """The summary of the plan just computed (``sync.plan_*``, ``sync.run_errors``), status
-    ``planned``: the guard decides next."""
+    """The summary of this sync run: what was fetched (``config.run``, ``config.fetch_entities``),
+    its errors (``sync.run_errors``) and its plan (``sync.plan_*``), with the given status."""
     fetch = con.execute(
         "select (select fetch_complete from config.run), string_agg(distinct mode, '/') "
         "from config.fetch_entities where mode <> 'absent'").fetchall()[0]
     errors = dict(con.execute(
-        "select error_code, count(*) from sync.run_errors group by all").fetchall())
-    summary = RunSummary(run_id=run_id, district_id=district_id, status="planned",
-                         dry_run=False, fetch_complete=bool(fetch[0]),
-                         fetch_mode=fetch[1] or "absent", error_counts=errors)
+        "select error_code, count(*) from sync.run_errors group by all order by 2 desc, 1"
+    ).fetchall())
+    summary = RunSummary(run_id=run_id, district_id=district_id, status=status,
+                         dry_run=status is RunStatus.DRY_RUN, fetch_complete=bool(fetch[0]),
+                         fetch_mode=fetch[1] or "absent", error_counts=errors,
+                         reasons=list(reasons or []), export_path=export_path)
     return fill_plan_summary(con, summary)

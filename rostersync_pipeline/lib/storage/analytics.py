@@ -39,16 +39,24 @@ def analytics_dir(warehouse_dir: Path | str) -> Path:
 
 
 def publish_run(
-    con: duckdb.DuckDBPyConnection, warehouse_dir: Path | str, district_id: str, run_id: str
+    con: duckdb.DuckDBPyConnection,
+    warehouse_dir: Path | str,
+    district_id: str,
+    run_id: str,
+    tables: tuple[str, ...] = tuple(PUBLISHED),
 ) -> bool:
     """Write this run's analytics tables as Parquet; make sure the analytics views exist.
+
+    A sync run publishes every table; an approval or a restore, which computes no matches of
+    its own, publishes ``runs`` and ``roster_counts`` only.
 
     The views read the Parquet folders by glob, so a new run's files show up without touching
     ``analytics.duckdb``. Returns False if the views could not be created because an analyst
     holds the analytics database open (the Parquet files are published all the same).
     """
     base = analytics_dir(warehouse_dir)
-    for table, sql in PUBLISHED.items():
+    for table in tables:
+        sql = PUBLISHED[table]
         folder = base / table / f"district_id={district_id}"
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{run_id}.parquet"

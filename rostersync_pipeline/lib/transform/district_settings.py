@@ -17,10 +17,10 @@ def write_settings(con: duckdb.DuckDBPyConnection, config: DistrictConfig) -> No
         "create or replace table config.district as select ?::varchar as district_id, "
         "?::varchar as import_rule, ?::boolean as create_unmatched_schools, "
         "?::varchar as student_id_field, ?::varchar[] as not_imported, "
-        "?::varchar as open_alert_policy",
+        "?::varchar as open_alert_policy, ?::bigint as max_field_bytes",
         [config.district_id, config.import_rule, config.schools.create_unmatched,
          student_id_field(config), not_imported_fields(config),
-         config.alerts.open_alert_policy],
+         config.alerts.open_alert_policy, config.max_field_bytes],
     )
     keys = config.match_keys
     match_rows = [

@@ -1,5 +1,5 @@
--- One row per incoming enrollment whose section or user exists nowhere: not in this landing
--- and not in the app's roster (ORPHAN_ENROLLMENT).
+-- One row per problem with an incoming enrollment: its section or user exists nowhere, not in
+-- this landing and not in the app's roster (ORPHAN_ENROLLMENT), or a value it carries is unsafe.
 with enrollments as (
     select * from core.enrollments where not is_deleted
 ),
@@ -30,7 +30,7 @@ orphans as (
     where known_sections.source_id is null or known_users.source_id is null
 ),
 
-final as (
+orphan_rows as (
     select
         'enrollment' as record_type,
         orphans.field,
@@ -47,6 +47,29 @@ final as (
         orphans.source_row
     from orphans
     left join schools on schools.school_source_id = orphans.school_source_id
+),
+
+unsafe_rows as (
+    select
+        record_type,
+        field,
+        error_value,
+        error_code,
+        source_id,
+        null::bigint as app_id,
+        null::varchar as school,
+        null::varchar as name,
+        message,
+        source_file,
+        source_row
+    from sync.value_checks
+    where fetch_entity = 'enrollments'
+),
+
+final as (
+    select * from orphan_rows
+    union all by name
+    select * from unsafe_rows
 )
 
 select * from final

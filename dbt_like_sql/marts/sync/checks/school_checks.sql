@@ -1,5 +1,6 @@
 -- One row per incoming school that is not imported: unmatched (SCHOOL_NOT_MATCHED, with the
--- three closest app school names and how many records were held back) or ambiguous.
+-- three closest app school names and how many records were held back), ambiguous, or refused
+-- for an unsafe value (UNSAFE_VALUE, from sync.value_checks).
 with plan_schools as (
     select * from sync.plan_schools where action in ('unmatched', 'error')
 ),
@@ -51,7 +52,7 @@ held_enrollments as (
     group by sections.school_source_id
 ),
 
-final as (
+matching_problems as (
     select
         'school' as record_type,
         case when plan_schools.action = 'error' then matches.matched_rule else 'name' end
@@ -85,6 +86,30 @@ final as (
     left join held_users on held_users.school_source_id = plan_schools.source_id
     left join held_sections on held_sections.school_source_id = plan_schools.source_id
     left join held_enrollments on held_enrollments.school_source_id = plan_schools.source_id
+),
+
+unsafe_values as (
+    select
+        value_checks.record_type,
+        value_checks.field,
+        value_checks.error_value,
+        value_checks.error_code,
+        value_checks.source_id,
+        null::bigint as app_id,
+        schools.school_name as school,
+        schools.school_name as name,
+        value_checks.message,
+        value_checks.source_file,
+        value_checks.source_row
+    from sync.value_checks as value_checks
+    left join schools on schools.school_source_id = value_checks.source_id
+    where value_checks.fetch_entity = 'schools'
+),
+
+final as (
+    select * from matching_problems
+    union all by name
+    select * from unsafe_values
 )
 
 select * from final

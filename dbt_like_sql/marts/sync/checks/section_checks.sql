@@ -59,9 +59,22 @@ ambiguous as (
     where match_status = 'ambiguous'
 ),
 
+unsafe_values as (
+    select
+        source_id as section_source_id,
+        error_code,
+        field,
+        error_value,
+        null::bigint as app_id,
+        message
+    from sync.value_checks
+    where fetch_entity = 'sections'
+),
+
 problems as (
     select * from missing_values
     union all by name select * from ambiguous
+    union all by name select * from unsafe_values
 ),
 
 final as (

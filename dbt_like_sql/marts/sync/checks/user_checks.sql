@@ -256,8 +256,21 @@ possible_duplicates as (
     group by alerts.source_id_l
 ),
 
+unsafe_values as (
+    select
+        source_id as user_source_id,
+        error_code,
+        field,
+        error_value,
+        null::bigint as app_id,
+        message
+    from sync.value_checks
+    where fetch_entity = 'users'
+),
+
 problems as (
     select * from missing_values
+    union all by name select * from unsafe_values
     union all by name select * from ambiguous
     union all by name select * from invalid_grades
     union all by name select * from email_held_by_app_record

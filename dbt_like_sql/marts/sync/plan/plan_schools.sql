@@ -16,6 +16,10 @@ settings as (
     select * from config.district
 ),
 
+refused as (
+    select distinct source_id from sync.value_checks where fetch_entity = 'schools'
+),
+
 next_id as (
     select coalesce(max(app_id), 0) as max_app_id from roster.schools
 ),
@@ -46,6 +50,8 @@ actions as (
     select
         decided.*,
         case
+            when exists (select 1 from refused where refused.source_id = decided.school_source_id)
+                then 'refused'
             when match_status = 'ambiguous' then 'error'
             when match_status = 'new' and is_deleted then 'skip'
             when match_status = 'new' and not settings.create_unmatched_schools then 'unmatched'

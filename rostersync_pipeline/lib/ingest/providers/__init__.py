@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from rostersync_pipeline.lib.ingest.bundles import BundleRefused
-from rostersync_pipeline.lib.ingest.landing import FetchResult
+from rostersync_pipeline.lib.ingest.landing import FetchResult, missing_id_problems
 from rostersync_pipeline.lib.ingest.providers import (
     clever_api,
     clever_csv,
@@ -50,6 +50,14 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     for table, columns in RAW_TABLES.items():
         con.execute(raw_table_ddl(table, columns))
 
+
+# The columns that identify a record, per raw table a source type lands.
+SOURCE_ID_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "oneroster_csv": oneroster_csv.ID_COLUMNS,
+    "oneroster_rest": oneroster_csv.ID_COLUMNS,
+    "clever_api": clever_api.ID_COLUMNS,
+    "clever_csv": clever_csv.ID_COLUMNS,
+}
 
 SOURCE_RAW_TABLES: dict[str, tuple[str, ...]] = {
     "oneroster_csv": tuple(oneroster_csv.RAW_TABLES),
@@ -99,6 +107,21 @@ def fetch_and_land(
       ``scope`` (1.2), ``page_limit``, ``modified_since`` (ISO timestamp: a delta fetch with
       ``filter=dateLastModified>'…'``), ``timeout_s``, ``retry``.
     """
+    result = _fetch_and_land(source_type, con, run_id=run_id, source_path=source_path,
+                             work_dir=work_dir, **options)
+    result.problems += missing_id_problems(con, SOURCE_ID_COLUMNS.get(source_type, {}), run_id)
+    return result
+
+
+def _fetch_and_land(
+    source_type: str,
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    source_path: Path | None,
+    work_dir: Path | None,
+    **options,
+) -> FetchResult:
     clear_other_sources(con, source_type)
     if source_type in ("oneroster_csv", "clever_csv"):
         if source_path is None:

@@ -50,6 +50,7 @@ RAW_TABLES: dict[str, tuple[str, ...]] = {
     f"clever_{endpoint}": RAW_COLUMNS for endpoint in ("districts", *ENDPOINT_ENTITY, "events")
 }
 RAW_COLUMN_TYPES: dict[str, dict[str, str]] = {table: {"data": "json"} for table in RAW_TABLES}
+ID_COLUMNS: dict[str, tuple[str, ...]] = {table: ("id",) for table in RAW_TABLES}
 
 
 def api_root(base_url: str | None, api_version: str = "v3.0") -> str:

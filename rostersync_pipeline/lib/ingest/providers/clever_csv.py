@@ -61,6 +61,11 @@ FILE_ENTITY = {"schools": "schools", "students": "users", "sections": "sections"
 RAW_TABLES: dict[str, tuple[str, ...]] = {
     f"clever_csv_{name}": columns for name, columns in SPEC_COLUMNS.items()
 }
+# The columns that identify a record of each file (an enrollment: its section and student).
+ID_COLUMNS: dict[str, tuple[str, ...]] = {
+    f"clever_csv_{name}": ("Section_id", "Student_id") if name == "enrollments" else (column,)
+    for name, column in ID_COLUMN.items()
+}
 
 
 def _column_map(name: str, header: list[str]) -> tuple[dict[str, int], dict[str, int]]:

@@ -73,6 +73,9 @@ RAW_TABLES: dict[str, tuple[str, ...]] = {
     f"oneroster_{name.lower()}": columns for name, columns in SPEC_COLUMNS.items()
 }
 
+# The column that identifies a record of each file (demographics: the user's).
+ID_COLUMNS: dict[str, tuple[str, ...]] = {table: ("sourcedId",) for table in RAW_TABLES}
+
 # Which canonical entity a file feeds (for bulk / delta / absent per entity).
 FILE_ENTITY = {
     "orgs": "schools",
