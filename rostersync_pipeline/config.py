@@ -479,7 +479,7 @@ def _resolve_paths(config: DistrictConfig, base: Path) -> DistrictConfig:
     for key in ("path", "drop_folder"):
         value = getattr(config.source, key)
         if value and not Path(value).is_absolute():
-            updates[key] = str((base / value).resolve())
+            updates[key] = os.path.abspath(base / value)  # a link stays a link: refused later
     if not updates:
         return config
     return config.model_copy(update={"source": config.source.model_copy(update=updates)})
