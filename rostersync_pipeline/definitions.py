@@ -1,4 +1,7 @@
-"""The Dagster code location: composes the assets, checks, job, schedules and sensors."""
+"""The Dagster code location: composes the assets, checks, jobs, schedules and sensors.
+
+Nothing is built at import time: :func:`defs` builds the definitions when a tool loads them.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from rostersync_pipeline.defs.review.restore import restore_roster_job
 from rostersync_pipeline.defs.schedules import nightly_schedules
 from rostersync_pipeline.defs.sensors import district_configs_sensor, drop_folder_sensor
 from rostersync_pipeline.defs.transform.assets import match_and_plan, normalize_roster
+from rostersync_pipeline.resources.credentials import ProviderCredentials
 from rostersync_pipeline.resources.smtp import SmtpResource
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
@@ -38,12 +42,19 @@ def build_definitions(config_dir: str, warehouse_dir: str) -> dg.Definitions:
               decide_match_alert_job],
         schedules=nightly_schedules(warehouse.valid_districts),
         sensors=[district_configs_sensor, drop_folder_sensor, *NOTIFICATION_SENSORS],
-        resources={"warehouse": warehouse, "smtp": SmtpResource()},
+        resources={"warehouse": warehouse, "credentials": ProviderCredentials(),
+                   "smtp": SmtpResource()},
     )
 
 
-# Paths, not secrets: where district configs and the warehouse live for `dagster dev`.
-defs = build_definitions(
-    config_dir=os.environ.get("ROSTERSYNC_CONFIG_DIR", "config/districts"),
-    warehouse_dir=os.environ.get("ROSTERSYNC_WAREHOUSE", "warehouse"),
-)
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location ``dagster dev`` / ``dg`` / the daemon load: built when they ask for it.
+
+    Paths, not secrets: where district configs and the warehouse live
+    (``ROSTERSYNC_CONFIG_DIR``, ``ROSTERSYNC_WAREHOUSE``).
+    """
+    return build_definitions(
+        config_dir=os.environ.get("ROSTERSYNC_CONFIG_DIR", "config/districts"),
+        warehouse_dir=os.environ.get("ROSTERSYNC_WAREHOUSE", "warehouse"),
+    )

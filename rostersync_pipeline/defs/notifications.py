@@ -1,17 +1,16 @@
 """Run-status e-mail: a district's recipients hear when its sync failed, was held, or had errors.
 
 Two run-status sensors watch the ``sync_district`` job. The district is the run's partition
-(tag ``dagster/partition``); what happened comes from the district's own ``sync.runs`` row for
-the run (held for review / applied / dry run, counts, errors per code, export path), so a message
-states what the warehouse recorded. Messages carry counts, codes, IDs and paths only (FERPA).
+(tag ``dagster/partition``); what happened comes from the run's recorded summary (its
+``sync.runs`` row, read through ``lib/report/run_record.py``: held for review / applied / dry
+run, counts, errors per code, export path), so a message states what the warehouse recorded.
+Messages carry counts, codes, IDs and paths only (FERPA).
 
 Without an SMTP host in the environment a sensor skips with a logged reason; a delivery that
 fails is logged and the tick is skipped with the reason (visible in the sensor's tick history).
 Log lines carry district and run ids, never recipient addresses.
 """
 
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -25,59 +24,32 @@ from rostersync_pipeline.lib.report.notifications import (
     compose_run_failed,
     compose_succeeded_with_errors,
 )
+from rostersync_pipeline.lib.report.run_record import RunSummary, read_run_summary
+from rostersync_pipeline.lib.report.run_status import RunStatus
 from rostersync_pipeline.resources.smtp import SmtpNotConfiguredError, SmtpResource
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
 PARTITION_TAG = "dagster/partition"
-# sync.runs statuses: a plan the guard held for review ("held" before the plan store named it
-# "requires_review"), and a plan applied.
-HELD_STATUSES = frozenset({"held", "requires_review"})
-APPLIED_STATUS = "applied"
 RUN_FAILED_SENSOR = "notify_run_failed"
 RUN_OUTCOME_SENSOR = "notify_run_outcome"
 
 
-@dataclass(frozen=True)
-class RecordedRun:
-    """A run's ``sync.runs`` row, as far as a notification needs it."""
-
-    status: str
-    reason: str
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    error_counts: dict[str, int] = field(default_factory=dict)
-    export_path: str | None = None
-
-
-def read_recorded_run(warehouse: RosterWarehouse, district_id: str, run_id: str) -> RecordedRun | None:
-    """The run's ``sync.runs`` row from the district's DuckDB file, or None when there is none."""
+def read_recorded_run(warehouse: RosterWarehouse, district_id: str, run_id: str) -> RunSummary | None:
+    """The run's recorded summary from the district's DuckDB file, or None when there is none."""
     if not Path(warehouse.db_path(district_id)).exists():
         return None
     with warehouse.connect(district_id, read_only=True) as con:
-        rows = con.execute(
-            "select status, status_reason, counts, error_counts, export_path from sync.runs "
-            "where run_id = ?",
-            [run_id],
-        ).fetchall()
-    if not rows:
-        return None
-    status, reason, counts, error_counts, export_path = rows[0]
-    return RecordedRun(
-        status=status,
-        reason=reason or "",
-        counts=json.loads(counts) if counts else {},
-        error_counts=json.loads(error_counts) if error_counts else {},
-        export_path=export_path,
-    )
+        return read_run_summary(con, run_id)
 
 
 def outcome_message(
-    district: DistrictConfig, run_id: str, recorded: RecordedRun | None
+    district: DistrictConfig, run_id: str, recorded: RunSummary | None
 ) -> NotificationMessage | str:
     """The message a successful run's recipients get, or why they get none."""
     if recorded is None:
         return f"run {run_id} has no sync.runs row in {district.district_id}'s warehouse"
     wanted = set(district.notifications.on)
-    if recorded.status in HELD_STATUSES:
+    if recorded.status is RunStatus.REQUIRES_REVIEW:
         if "held" not in wanted:
             return "held runs are not notified (notifications.on)"
         return compose_held_for_review(
@@ -85,10 +57,10 @@ def outcome_message(
             district_name=district.name,
             run_id=run_id,
             plan_id=run_id,
-            reason=recorded.reason or "held by the guard",
+            reason="; ".join(recorded.reasons) or "held by the guard",
             counts=recorded.counts,
         )
-    if recorded.status != APPLIED_STATUS:
+    if recorded.status is not RunStatus.APPLIED:
         return f"run status {recorded.status}: nothing to notify"
     if not recorded.error_counts:
         return "applied without record errors: nothing to notify"

@@ -18,6 +18,7 @@ import yaml
 
 from rostersync_pipeline.config import ConfigError, load_district_config
 from rostersync_pipeline.demo.problems import load_demo_problems
+from rostersync_pipeline.lib.ingest.providers import adapter_for
 from rostersync_pipeline.lib.storage.warehouse import ensure_schemas
 
 APP_SHARE_PCT = 80
@@ -266,6 +267,9 @@ def write_district_config(
         "guard": {"max_deactivate_pct": 10, "max_update_pct": 75},
         "notifications": {"emails": ["roster-admin@example.org"]},
     }
+    source_type = (overrides.get("source") or {}).get("type", "oneroster_csv")
+    if not adapter_for(source_type).file_based:
+        document["source"] = {}  # an API source has no bundle path
     _deep_merge(document, overrides)
     path = config_dir / f"{district_id}.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")

@@ -39,6 +39,7 @@ class RosterWarehouse(dg.ConfigurableResource):
         "ROSTERSYNC_SOURCE_ROOTS, None (unset) allows any path.",
     )
     _run_lock: RunLockState = PrivateAttr(default=NO_RUN)
+    _district_config: DistrictConfig | None = PrivateAttr(default=None)
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Generator[RosterWarehouse]:
@@ -48,6 +49,7 @@ class RosterWarehouse(dg.ConfigurableResource):
                 yield self
             finally:
                 self._run_lock = NO_RUN
+                self._district_config = None
 
     @property
     def run_lock(self) -> RunLockState:
@@ -55,7 +57,14 @@ class RosterWarehouse(dg.ConfigurableResource):
         return self._run_lock
 
     def district(self, district_id: str) -> DistrictConfig:
-        return load_district(Path(self.config_dir), district_id, self.source_roots)
+        """The district's config: read once per run (every step of the run gets the same)."""
+        cached = self._district_config
+        if cached is not None and cached.district_id == district_id:
+            return cached
+        config = load_district(Path(self.config_dir), district_id, self.source_roots)
+        if self._run_lock.district_id == district_id:
+            self._district_config = config
+        return config
 
     def valid_districts(self, logger: logging.Logger | None = None) -> dict[str, DistrictConfig]:
         """Every valid district config; each invalid file is skipped with one warning (file and

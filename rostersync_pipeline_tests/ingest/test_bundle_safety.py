@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from rostersync_pipeline.config import SourceConfig
 from rostersync_pipeline.lib.ingest.bundles import (
     MAX_BYTES_ENV,
     BundleLimits,
@@ -25,6 +24,7 @@ from rostersync_pipeline.lib.ingest.bundles import (
     remove_stale_work,
     run_work_dir,
 )
+from rostersync_pipeline.lib.ingest.providers.oneroster_csv import OneRosterCsvSource
 from rostersync_pipeline.lib.ingest.raw_archive import archived_runs, landed_csv_files
 from rostersync_pipeline.runner import SyncOutcome, run_sync
 from rostersync_pipeline_tests.helpers import (
@@ -153,7 +153,7 @@ def test_run_config_bundle_inside_the_drop_folder_lands(synced) -> None:
 ])
 def test_check_bundle_allowed_compares_resolved_paths(tmp_path, bundle, allowed) -> None:
     (tmp_path / "drop" / "sub").mkdir(parents=True)
-    source = SourceConfig(path=str(tmp_path / "n0"), drop_folder=str(tmp_path / "drop"))
+    source = OneRosterCsvSource(path=str(tmp_path / "n0"), drop_folder=str(tmp_path / "drop"))
     if allowed:
         check_bundle_allowed(tmp_path / bundle, source)
     else:

@@ -10,6 +10,8 @@ import pytest
 
 from rostersync_pipeline.lib.ingest.http import RetryPolicy
 from rostersync_pipeline.lib.ingest.providers import clever_api, fetch_and_land
+from rostersync_pipeline.lib.ingest.providers.base import LandingContext
+from rostersync_pipeline.lib.ingest.providers.clever_api import CleverApiSource
 from rostersync_pipeline.lib.storage.warehouse import ensure_schemas
 from rostersync_pipeline_tests.fakes import CLEVER_DEMO_DIR, create_staging_views
 from rostersync_pipeline_tests.fakes.clever_server import CleverServer
@@ -142,12 +144,14 @@ def test_unhealthy_district_lands_nothing(con, state: str) -> None:
     assert set(server.requests) == {("districts", 1)}
 
 
-def test_v3_1_and_dispatch_through_fetch_and_land(con, caplog) -> None:
+def test_v3_1_and_dispatch_through_fetch_and_land(con, caplog, tmp_path) -> None:
     caplog.set_level(logging.DEBUG)
     with CleverServer() as server:
-        result = fetch_and_land("clever_api", con, run_id="run-2", source_path=None,
-                                token=TOKEN, base_url=f"{server.base_url}/v3.1",
-                                page_limit=1000, retry=FAST, client_id=None)
+        source = CleverApiSource(token_env="TOKEN_ENV", base_url=f"{server.base_url}/v3.1",
+                                 page_limit=1000, retry_max_attempts=FAST.max_attempts,
+                                 retry_backoff_s=FAST.backoff_initial_s)
+        result = fetch_and_land(con, source, LandingContext(
+            run_id="run-2", work_dir=tmp_path, secrets={"token": TOKEN}))
     assert result.complete and result.row_counts["users"] == 2098
     assert TOKEN not in caplog.text
     assert "example.net" not in caplog.text

@@ -9,6 +9,8 @@ import duckdb
 import pytest
 
 from rostersync_pipeline.lib.ingest.providers import clever_csv, fetch_and_land
+from rostersync_pipeline.lib.ingest.providers.base import LandingContext
+from rostersync_pipeline.lib.ingest.providers.clever_csv import CleverCsvSource
 from rostersync_pipeline.lib.storage.warehouse import ensure_schemas
 from rostersync_pipeline_tests.fakes import create_staging_views
 
@@ -94,8 +96,8 @@ def test_zip_upload_stages_to_the_contract(con, tmp_path) -> None:
     with zipfile.ZipFile(archive, "w") as zf:
         for path in directory.iterdir():
             zf.write(path, f"export/{path.name}")
-    result = fetch_and_land("clever_csv", con, run_id="r1", source_path=archive,
-                            work_dir=tmp_path / "work")
+    result = fetch_and_land(con, CleverCsvSource(path=str(archive)), LandingContext(
+        run_id="r1", work_dir=tmp_path / "work", bundle=archive))
     assert result.complete and result.row_counts["users"] == 7
     create_staging_views(con, "clever")
     users = con.execute(

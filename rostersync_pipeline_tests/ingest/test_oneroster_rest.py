@@ -9,7 +9,9 @@ import pytest
 
 from rostersync_pipeline.lib.ingest.http import RetryPolicy
 from rostersync_pipeline.lib.ingest.providers import fetch_and_land, oneroster_rest
+from rostersync_pipeline.lib.ingest.providers.base import LandingContext
 from rostersync_pipeline.lib.ingest.providers.oneroster_csv import SPEC_COLUMNS
+from rostersync_pipeline.lib.ingest.providers.oneroster_rest import OneRosterRestSource
 from rostersync_pipeline.lib.storage.warehouse import ensure_schemas
 from rostersync_pipeline_tests.fakes import REPO_ROOT, create_staging_views
 from rostersync_pipeline_tests.fakes.oneroster_server import MODIFIED, OneRosterServer
@@ -119,14 +121,16 @@ def test_paging_with_total_count_link_header_or_neither(con, send_total, send_li
     assert server.rejected_signatures == 0
 
 
-def test_secrets_never_logged(con, caplog) -> None:
+def test_secrets_never_logged(con, caplog, tmp_path) -> None:
     caplog.set_level(logging.DEBUG)
     with OneRosterServer(version="1.2") as server:
         server.expire_tokens_at = ("users", 1)
-        result = fetch_and_land("oneroster_rest", con, run_id="r", source_path=None,
-                                base_url=server.base_url, client_id=KEY, client_secret=SECRET,
-                                oneroster_version="1.2", page_limit=1000, retry=FAST,
-                                token=None)
+        source = OneRosterRestSource(base_url=server.base_url, client_id_env="KEY_ENV",
+                                     client_secret_env="SECRET_ENV", oneroster_version="1.2",
+                                     page_limit=1000, retry_max_attempts=FAST.max_attempts,
+                                     retry_backoff_s=FAST.backoff_initial_s)
+        result = fetch_and_land(con, source, LandingContext(
+            run_id="r", work_dir=tmp_path, secrets={"client_id": KEY, "client_secret": SECRET}))
         tokens = set(server.tokens)
     assert result.complete
     assert SECRET not in caplog.text

@@ -15,7 +15,6 @@ import dagster as dg
 import pytest
 
 from rostersync_pipeline.defs.notifications import (
-    HELD_STATUSES,
     RUN_FAILED_SENSOR,
     RUN_OUTCOME_SENSOR,
     run_failed_notification,
@@ -146,7 +145,7 @@ def test_held_plan_is_mailed_to_the_district_recipients(
 ) -> None:
     district = district_with(tmp_path, tiny_bundle(tmp_path / "bundle"), require_approval=True)
     outcome = sync(district, instance)
-    assert outcome.success and outcome.status in HELD_STATUSES
+    assert outcome.success and outcome.status == "requires_review"
 
     result = evaluate(run_outcome_notification, RUN_OUTCOME_SENSOR, district, instance,
                       outcome.run_id, SmtpResource(ca_file=str(tls.cert_path)))
@@ -205,7 +204,7 @@ def test_failed_run_is_mailed_with_the_failing_stage(
 ) -> None:
     # a step that cannot run at all: the secret the source names is not in the environment
     district = district_with(tmp_path, tmp_path / "unused", source={
-        "type": "clever_api", "base_url": "http://127.0.0.1:9", "path": None,
+        "type": "clever_api", "base_url": "http://127.0.0.1:9",
         "token_env": "ROSTERSYNC_TEST_TOKEN_NOT_SET"})
     outcome = sync(district, instance)
     assert not outcome.success
@@ -238,7 +237,7 @@ def test_clean_runs_and_unwanted_events_send_nothing(
     muted = district_with(tmp_path / "muted", tiny_bundle(tmp_path / "muted-bundle"),
                           require_approval=True, notifications={"on": ["failed"]})
     outcome = sync(muted, instance)
-    assert outcome.status in HELD_STATUSES
+    assert outcome.status == "requires_review"
     skipped = evaluate(run_outcome_notification, RUN_OUTCOME_SENSOR, muted, instance,
                        outcome.run_id, smtp)
     assert isinstance(skipped, dg.SkipReason)

@@ -24,7 +24,7 @@ import duckdb
 from rostersync_pipeline.lib.apply.apply_plan import apply_changes
 from rostersync_pipeline.lib.apply.history import ENTITY_TABLES
 from rostersync_pipeline.lib.apply.plan_tables import CURRENT_PLAN, PlanTables
-from rostersync_pipeline.lib.report.run_record import RunSummary, fill_plan_summary, record_run
+from rostersync_pipeline.lib.report.run_record import RunSummary, build_run_summary, record_run
 from rostersync_pipeline.lib.report.run_status import RunStatus
 from rostersync_pipeline.lib.storage.warehouse import transaction
 
@@ -193,12 +193,12 @@ def approve_stored_plan(
             "decided_run_id = ? where plan_id = ?",
             [APPROVED, run_id, plan_id],
         )
-        summary = RunSummary(
-            run_id=run_id, district_id=district_id, status=RunStatus.APPROVED, dry_run=False,
-            fetch_complete=None, fetch_mode="approval",
-            reasons=[f"approved stored plan {plan_id}"], started_at=started_at,
+        summary = build_run_summary(
+            con, district_id=district_id, run_id=run_id, status=RunStatus.APPROVED, plan=staged,
+            fetch_mode="approval", started_at=started_at,
+            reasons=[f"approved stored plan {plan_id}"],
         )
-        record_run(con, fill_plan_summary(con, summary, staged))
+        record_run(con, summary)
     return plan, applied, summary
 
 

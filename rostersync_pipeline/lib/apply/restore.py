@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from rostersync_pipeline.lib.apply.history import baseline_history, record_history, run_moment
-from rostersync_pipeline.lib.report.run_record import RunSummary, record_run
+from rostersync_pipeline.lib.report.run_record import build_run_summary, record_run
 from rostersync_pipeline.lib.report.run_status import RunStatus
 from rostersync_pipeline.lib.storage.warehouse import transaction
 
@@ -129,10 +129,9 @@ def restore_to_run(
             con.execute(_sql(UPDATE_SQL, table), {"run_id": run_id})
             con.execute(_sql(CHANGE_LOG_SQL, table), {"run_id": run_id})
         record_history(con, run_id)
-        record_run(con, RunSummary(
-            run_id=run_id, district_id=district_id, status=RunStatus.RESTORED, dry_run=False,
-            fetch_complete=None, fetch_mode="restore", counts=result.counts,
+        record_run(con, build_run_summary(
+            con, district_id=district_id, run_id=run_id, status=RunStatus.RESTORED, plan=None,
+            counts=result.counts, fetch_mode="restore", started_at=started_at,
             reasons=[f"restored to the state after run {to_run_id} (finished {at})"],
-            started_at=started_at,
         ))
     return result

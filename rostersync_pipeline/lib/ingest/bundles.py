@@ -34,10 +34,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from rostersync_pipeline.config import SourceConfig
 from rostersync_pipeline.lib.ingest.landing import CANONICAL_ENTITIES, FetchProblem, FetchResult
+
+if TYPE_CHECKING:
+    from rostersync_pipeline.lib.ingest.providers.base import FileSourceSettings
 
 MAX_BYTES_ENV = "ROSTERSYNC_BUNDLE_MAX_BYTES"
 MIB = 1 << 20
@@ -122,7 +124,7 @@ def run_work_dir(warehouse_dir: Path | str, district_id: str, run_id: str) -> It
         _remove(path)
 
 
-def check_bundle_allowed(bundle: Path, source: SourceConfig) -> None:
+def check_bundle_allowed(bundle: Path, source: FileSourceSettings) -> None:
     """Refuse a bundle that is not the district's ``source.path`` or an entry of ``drop_folder``.
 
     Paths are compared with their folders resolved (``..`` and symlinked folders included) and

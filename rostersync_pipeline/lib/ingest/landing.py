@@ -93,6 +93,16 @@ def write_fetch_context(
         )
 
 
+def last_good_run_start(con: duckdb.DuckDBPyConnection) -> str | None:
+    """When the district's last applied, complete run started (UTC ISO): a delta fetch asks for
+    what changed since then."""
+    rows = con.execute(
+        "select strftime(timezone('UTC', max(started_at)::timestamptz), '%Y-%m-%dT%H:%M:%SZ') "
+        "from sync.runs where status = 'applied' and fetch_complete"
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
 MAX_ID_PROBLEMS = 10_000
 # What a raw table's rows are, by the table name's last part (oneroster_orgs -> school).
 RECORD_TYPES = {

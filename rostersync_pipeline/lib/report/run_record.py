@@ -175,6 +175,43 @@ def latest_run_id(con: duckdb.DuckDBPyConnection) -> str | None:
     return rows[0][0] if rows else None
 
 
+def build_run_summary(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    district_id: str,
+    run_id: str,
+    status: RunStatus,
+    reasons: list[str] | None = None,
+    export_path: str | None = None,
+    plan: PlanTables | None = CURRENT_PLAN,
+    counts: dict[str, dict[str, int]] | None = None,
+    fetch_mode: str | None = None,
+    started_at: datetime | None = None,
+) -> RunSummary:
+    """The one builder of a run's summary.
+
+    A sync run (no ``fetch_mode``) reads what was fetched from ``config.run`` /
+    ``config.fetch_entities`` and its errors from ``sync.run_errors``; an approval passes the
+    staged plan it applied (``plan``) and ``fetch_mode="approval"``; a restore passes its own
+    ``counts`` (``plan=None``) and ``fetch_mode="restore"``. Counts, ID changes and samples come
+    from ``plan`` when one is given.
+    """
+    summary = RunSummary(run_id=run_id, district_id=district_id, status=status,
+                         dry_run=status is RunStatus.DRY_RUN, fetch_complete=None,
+                         fetch_mode=fetch_mode, reasons=list(reasons or []),
+                         export_path=export_path, counts=dict(counts or {}),
+                         started_at=started_at)
+    if fetch_mode is None:
+        fetch = con.execute(
+            "select (select fetch_complete from config.run), string_agg(distinct mode, '/') "
+            "from config.fetch_entities where mode <> 'absent'").fetchall()[0]
+        summary.fetch_complete, summary.fetch_mode = bool(fetch[0]), fetch[1] or "absent"
+        summary.error_counts = dict(con.execute(
+            "select error_code, count(*) from sync.run_errors group by all order by 2 desc, 1"
+        ).fetchall())
+    return fill_plan_summary(con, summary, plan) if plan is not None else summary
+
+
 def sync_run_summary(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -184,16 +221,6 @@ def sync_run_summary(
     reasons: list[str] | None = None,
     export_path: str | None = None,
 ) -> RunSummary:
-    """The summary of this sync run: what was fetched (``config.run``, ``config.fetch_entities``),
-    its errors (``sync.run_errors``) and its plan (``sync.plan_*``), with the given status."""
-    fetch = con.execute(
-        "select (select fetch_complete from config.run), string_agg(distinct mode, '/') "
-        "from config.fetch_entities where mode <> 'absent'").fetchall()[0]
-    errors = dict(con.execute(
-        "select error_code, count(*) from sync.run_errors group by all order by 2 desc, 1"
-    ).fetchall())
-    summary = RunSummary(run_id=run_id, district_id=district_id, status=status,
-                         dry_run=status is RunStatus.DRY_RUN, fetch_complete=bool(fetch[0]),
-                         fetch_mode=fetch[1] or "absent", error_counts=errors,
-                         reasons=list(reasons or []), export_path=export_path)
-    return fill_plan_summary(con, summary)
+    """The summary of this sync run (fetch, errors, plan) with the given status."""
+    return build_run_summary(con, district_id=district_id, run_id=run_id, status=status,
+                             reasons=reasons, export_path=export_path)

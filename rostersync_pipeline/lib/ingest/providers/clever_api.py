@@ -14,9 +14,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
+from pydantic import Field, model_validator
 
 from rostersync_pipeline.lib.ingest.http import (
     BearerAuth,
@@ -28,6 +29,12 @@ from rostersync_pipeline.lib.ingest.http import (
 )
 from rostersync_pipeline.lib.ingest.landing import EntityMode, FetchProblem, FetchResult
 from rostersync_pipeline.lib.ingest.providers import clever_events
+from rostersync_pipeline.lib.ingest.providers.base import (
+    ApiSourceSettings,
+    LandingContext,
+    ProviderAdapter,
+    register,
+)
 from rostersync_pipeline.lib.ingest.providers.clever_records import land_records
 
 log = logging.getLogger(__name__)
@@ -223,3 +230,42 @@ def _events_run(con: duckdb.DuckDBPyConnection, client: HttpClient,
     if failure is not None:
         result.problems.append(_problem("events", failure))
     return result
+
+
+class CleverApiSource(ApiSourceSettings):
+    """``source: {type: clever_api, token_env, ...}``: Clever Secure Sync API v3.0 / v3.1."""
+
+    type: Literal["clever_api"] = "clever_api"
+    token_env: str | None = Field(default=None, description="Env var holding a bearer token.")
+    api_version: Literal["v3.0", "v3.1"] = "v3.0"
+    events: bool = Field(default=False, description="Clever: events between full syncs.")
+    full_sync_every_days: float = Field(default=7, gt=0, le=30)
+
+    @model_validator(mode="after")
+    def _names_its_token(self) -> CleverApiSource:
+        if not self.token_env:
+            raise ValueError("a clever_api source needs token_env (the environment variable "
+                             "holding the district's bearer token)")
+        return self
+
+
+@register
+class CleverApiAdapter(ProviderAdapter):
+    source_type = "clever_api"
+    config_model = CleverApiSource
+    raw_tables = RAW_TABLES
+    raw_column_types = RAW_COLUMN_TYPES
+    id_columns = ID_COLUMNS
+
+    def secret_envs(self, source: CleverApiSource) -> dict[str, str]:
+        return {"token": source.token_env} if source.token_env else {}
+
+    def land(self, con: duckdb.DuckDBPyConnection, source: CleverApiSource,
+             context: LandingContext) -> FetchResult:
+        return fetch_and_land(
+            con, run_id=context.run_id, token=context.secrets.get("token", ""),
+            base_url=source.base_url, api_version=source.api_version,
+            page_limit=source.page_limit, timeout_s=source.timeout_s,
+            retry=source.retry_policy(), events=source.events,
+            full_sync_every_days=source.full_sync_every_days,
+        )

@@ -13,11 +13,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import duckdb
 
 from rostersync_pipeline.lib.ingest.bundles import BundleRefused, find_files, open_bundle
 from rostersync_pipeline.lib.ingest.landing import EntityMode, FetchProblem, FetchResult
+from rostersync_pipeline.lib.ingest.providers.base import (
+    FileSourceSettings,
+    LandingContext,
+    ProviderAdapter,
+    register,
+)
 from rostersync_pipeline.lib.ingest.providers.csv_landing import land_csv_file, read_header
 
 SECTION_TEACHER_COLUMNS = ("Teacher_id", *(f"Teacher_{n}_id" for n in range(2, 11)))
@@ -139,3 +146,26 @@ def land_directory(
         entity_modes["terms"] = entity_modes["courses"] = "bulk"
     return FetchResult(provider="clever_csv", entity_modes=entity_modes, problems=problems,
                        row_counts=row_counts)
+
+
+class CleverCsvSource(FileSourceSettings):
+    """``source: {type: clever_csv, path | drop_folder}``: Clever-format CSV (SFTP) uploads."""
+
+    type: Literal["clever_csv"] = "clever_csv"
+
+
+@register
+class CleverCsvAdapter(ProviderAdapter):
+    source_type = "clever_csv"
+    config_model = CleverCsvSource
+    raw_tables = RAW_TABLES
+    id_columns = ID_COLUMNS
+    file_based = True
+
+    def land(self, con: duckdb.DuckDBPyConnection, source: CleverCsvSource,
+             context: LandingContext) -> FetchResult:
+        if context.bundle is None:
+            raise ValueError("a clever_csv source needs source.path or an upload in "
+                             "source.drop_folder")
+        return land_directory(con, context.bundle, run_id=context.run_id,
+                              work_dir=context.work_dir)

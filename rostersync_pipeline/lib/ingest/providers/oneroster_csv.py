@@ -13,11 +13,18 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Literal
 
 import duckdb
 
 from rostersync_pipeline.lib.ingest.bundles import BundleRefused, find_files, open_bundle
 from rostersync_pipeline.lib.ingest.landing import EntityMode, FetchProblem, FetchResult
+from rostersync_pipeline.lib.ingest.providers.base import (
+    FileSourceSettings,
+    LandingContext,
+    ProviderAdapter,
+    register,
+)
 from rostersync_pipeline.lib.ingest.providers.csv_landing import land_csv_file, read_header
 
 # OneRoster file name (without .csv) -> spec columns (v1.1 and v1.2 together).
@@ -184,3 +191,25 @@ def land_bundle(
         problems=problems,
         row_counts=row_counts,
     )
+
+
+class OneRosterCsvSource(FileSourceSettings):
+    """``source: {type: oneroster_csv, path | drop_folder}``: OneRoster 1.1 / 1.2 CSV bundles."""
+
+    type: Literal["oneroster_csv"] = "oneroster_csv"
+
+
+@register
+class OneRosterCsvAdapter(ProviderAdapter):
+    source_type = "oneroster_csv"
+    config_model = OneRosterCsvSource
+    raw_tables = RAW_TABLES
+    id_columns = ID_COLUMNS
+    file_based = True
+
+    def land(self, con: duckdb.DuckDBPyConnection, source: OneRosterCsvSource,
+             context: LandingContext) -> FetchResult:
+        if context.bundle is None:
+            raise ValueError("a oneroster_csv source needs source.path or a bundle in "
+                             "source.drop_folder")
+        return land_bundle(con, context.bundle, run_id=context.run_id, work_dir=context.work_dir)

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256
+from pydantic import Field, model_validator
 from requests_oauthlib import OAuth1
 
 from rostersync_pipeline.lib.ingest.http import (
@@ -32,8 +33,24 @@ from rostersync_pipeline.lib.ingest.http import (
     PageError,
     RetryPolicy,
 )
-from rostersync_pipeline.lib.ingest.landing import EntityMode, FetchProblem, FetchResult
-from rostersync_pipeline.lib.ingest.providers.oneroster_csv import FILE_ENTITY, SPEC_COLUMNS
+from rostersync_pipeline.lib.ingest.landing import (
+    EntityMode,
+    FetchProblem,
+    FetchResult,
+    last_good_run_start,
+)
+from rostersync_pipeline.lib.ingest.providers.base import (
+    ApiSourceSettings,
+    LandingContext,
+    ProviderAdapter,
+    register,
+)
+from rostersync_pipeline.lib.ingest.providers.oneroster_csv import (
+    FILE_ENTITY,
+    ID_COLUMNS,
+    RAW_TABLES,
+    SPEC_COLUMNS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -247,3 +264,47 @@ def fetch_and_land(
         auth_failed = failure.status in (401, 403) and not optional_missing
     client.close()
     return result
+
+
+class OneRosterRestSource(ApiSourceSettings):
+    """``source: {type: oneroster_rest, base_url, client_id_env, client_secret_env, ...}``."""
+
+    type: Literal["oneroster_rest"] = "oneroster_rest"
+    client_id_env: str | None = None
+    client_secret_env: str | None = None
+    oneroster_version: OneRosterVersion = "1.1"
+    token_url: str | None = Field(default=None, description="OneRoster 1.2 OAuth2 token URL.")
+    scope: str | None = None
+    delta: bool = Field(default=False, description="OneRoster REST: dateLastModified deltas.")
+
+    @model_validator(mode="after")
+    def _names_its_service(self) -> OneRosterRestSource:
+        missing = [key for key in ("base_url", "client_id_env", "client_secret_env")
+                   if not getattr(self, key)]
+        if missing:
+            raise ValueError(f"a oneroster_rest source needs {', '.join(missing)}")
+        return self
+
+
+@register
+class OneRosterRestAdapter(ProviderAdapter):
+    source_type = "oneroster_rest"
+    config_model = OneRosterRestSource
+    raw_tables = RAW_TABLES
+    id_columns = ID_COLUMNS
+
+    def secret_envs(self, source: OneRosterRestSource) -> dict[str, str]:
+        return {name: env for name, env in (("client_id", source.client_id_env),
+                                             ("client_secret", source.client_secret_env)) if env}
+
+    def land(self, con: duckdb.DuckDBPyConnection, source: OneRosterRestSource,
+             context: LandingContext) -> FetchResult:
+        return fetch_and_land(
+            con, run_id=context.run_id, base_url=source.base_url or "",
+            client_id=context.secrets.get("client_id", ""),
+            client_secret=context.secrets.get("client_secret", ""),
+            oneroster_version=source.oneroster_version, page_limit=source.page_limit,
+            modified_since=last_good_run_start(con) if source.delta else None,
+            token_url=source.token_url, scope=source.scope, timeout_s=source.timeout_s,
+            retry=source.retry_policy(),
+        )
