@@ -16,6 +16,10 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rostersync_pipeline.lib.report.run_record import RunSummary
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -43,36 +47,41 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_approve(args: argparse.Namespace) -> int:
-    from rostersync_pipeline.defs.review.plans import APPROVE_JOB_NAME
+def _review(args: argparse.Namespace, job_name: str, op_name: str,
+            op_config: dict) -> tuple[bool, RunSummary | None]:
+    """Run a review job for the district: (succeeded, its recorded run summary); a failure is
+    printed, one line."""
     from rostersync_pipeline.lib.report.run_record import read_run_summary
-    from rostersync_pipeline.lib.report.summary_text import summary_text
     from rostersync_pipeline.lib.storage.warehouse import district_connection
     from rostersync_pipeline.runner import run_review_job
 
-    outcome = run_review_job(APPROVE_JOB_NAME, args.district_id, "apply_stored_plan",
-                             {"plan_id": args.plan_id}, config_dir=Path(args.config_dir),
-                             warehouse_dir=Path(args.warehouse))
+    outcome = run_review_job(job_name, args.district_id, op_name, op_config,
+                             config_dir=Path(args.config_dir), warehouse_dir=Path(args.warehouse))
     if not outcome.success:
         print(outcome.failure, file=sys.stderr)
-        return 1
+        return False, None
     with district_connection(args.warehouse, args.district_id, read_only=True) as con:
-        summary = read_run_summary(con, outcome.run_id)
-    print(f"plan {args.plan_id} approved and applied as run {outcome.run_id}\n")
-    if summary:
-        print(summary_text(summary))
+        return True, read_run_summary(con, outcome.run_id)
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from rostersync_pipeline.defs.review.plans import APPROVE_JOB_NAME
+    from rostersync_pipeline.lib.report.summary_text import summary_text
+
+    ok, summary = _review(args, APPROVE_JOB_NAME, "apply_stored_plan", {"plan_id": args.plan_id})
+    if not ok or summary is None:
+        return 1
+    print(f"plan {args.plan_id} approved and applied as run {summary.run_id}\n")
+    print(summary_text(summary))
     return 0
 
 
 def cmd_discard(args: argparse.Namespace) -> int:
     from rostersync_pipeline.defs.review.plans import DISCARD_JOB_NAME
-    from rostersync_pipeline.runner import run_review_job
 
-    outcome = run_review_job(DISCARD_JOB_NAME, args.district_id, "drop_stored_plan",
-                             {"plan_id": args.plan_id, "note": args.note},
-                             config_dir=Path(args.config_dir), warehouse_dir=Path(args.warehouse))
-    if not outcome.success:
-        print(outcome.failure, file=sys.stderr)
+    ok, _ = _review(args, DISCARD_JOB_NAME, "drop_stored_plan",
+                    {"plan_id": args.plan_id, "note": args.note})
+    if not ok:
         return 1
     print(f"plan {args.plan_id} discarded; the next run computes a fresh plan")
     return 0
@@ -80,23 +89,15 @@ def cmd_discard(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     from rostersync_pipeline.defs.review.restore import RESTORE_JOB_NAME
-    from rostersync_pipeline.lib.report.run_record import read_run_summary
-    from rostersync_pipeline.lib.storage.warehouse import district_connection
-    from rostersync_pipeline.runner import run_review_job
 
-    outcome = run_review_job(RESTORE_JOB_NAME, args.district_id, "restore_roster_to_run",
-                             {"to_run_id": args.to_run}, config_dir=Path(args.config_dir),
-                             warehouse_dir=Path(args.warehouse))
-    if not outcome.success:
-        print(outcome.failure, file=sys.stderr)
+    ok, summary = _review(args, RESTORE_JOB_NAME, "restore_roster_to_run",
+                          {"to_run_id": args.to_run})
+    if not ok or summary is None:
         return 1
-    with district_connection(args.warehouse, args.district_id, read_only=True) as con:
-        summary = read_run_summary(con, outcome.run_id)
-    changes = sum(n for actions in summary.counts.values() for n in actions.values()) \
-        if summary else 0
+    changes = sum(n for actions in summary.counts.values() for n in actions.values())
     print(f"roster of {args.district_id} restored to its state after run {args.to_run}: "
-          f"{changes} change(s), recorded as run {outcome.run_id} (status restored)")
-    for entity, actions in sorted((summary.counts if summary else {}).items()):
+          f"{changes} change(s), recorded as run {summary.run_id} (status restored)")
+    for entity, actions in sorted(summary.counts.items()):
         print(f"  {entity:<12} " + ", ".join(f"{a} {n}" for a, n in sorted(actions.items())))
     return 0
 
