@@ -2,7 +2,9 @@
 
 A plan that would deactivate more than ``max_deactivate_pct`` or update more than
 ``max_update_pct`` of an entity's active app records is held for review, not applied.
-Entities with fewer active records than ``min_entity_size`` are not held by percentages.
+Entities with fewer active records than ``min_entity_size`` are not held by these percentages,
+but a plan that would deactivate all of an entity's active records, or more than half, is held
+whatever its size.
 A plan in which more than ``max_id_change_pct`` of the matched students (or educators) would
 change their primary ID (``sync.id_changes.primary_id_change``: the stored sis_id replaced by
 another value) is held too: an integration switch that maps the student ID to another field
@@ -18,6 +20,8 @@ import duckdb
 
 from rostersync_pipeline.config import GuardConfig
 from rostersync_pipeline.lib.report.run_status import RunStatus
+
+BLIND_SPOT_PCT = 50.0
 
 ROSTER_ENTITY_SQL = """
 select role || 's' as entity, count(*) from roster.users where status = 'active' group by all
@@ -83,21 +87,38 @@ def evaluate_guard(
     active = dict(con.execute(ROSTER_ENTITY_SQL).fetchall())
     reasons = []
     for entity, actions in plan_counts(con, source_id_refreshes=False).items():
-        size = active.get(entity, 0)
-        if size < max(guard.min_entity_size, 1):
-            continue
-        for action, limit in (("deactivate", guard.max_deactivate_pct),
-                              ("update", guard.max_update_pct)):
-            share = 100.0 * actions.get(action, 0) / size
-            if share > limit:
-                reasons.append(
-                    f"{entity}: would {action} {actions[action]} of {size} active records "
-                    f"({share:.1f}% > {limit:g}%)"
-                )
+        reasons.extend(threshold_reasons(entity, actions, active.get(entity, 0), guard))
     reasons.extend(id_change_reasons(con, guard))
     if require_approval:
         reasons.append("the district requires approval of every plan")
     return GuardDecision(RunStatus.REQUIRES_REVIEW if reasons else RunStatus.APPLIED, reasons)
+
+
+def threshold_reasons(
+    entity: str, actions: dict[str, int], size: int, guard: GuardConfig
+) -> list[str]:
+    """Why one entity's planned changes hold the run (empty: they do not).
+
+    Deactivating every active record of an entity, or more than half of them, holds the run
+    whatever the entity's size; ``min_entity_size`` only relaxes the percentage thresholds
+    below that (10% of a 5-record table would hold every change)."""
+    if size < 1:
+        return []
+    deactivations = actions.get("deactivate", 0)
+    share = 100.0 * deactivations / size
+    if deactivations and (deactivations >= size or share > BLIND_SPOT_PCT):
+        return [f"{entity}: would deactivate {deactivations} of {size} active records "
+                f"({share:.1f}%; more than half, or all, are held whatever min_entity_size)"]
+    if size < guard.min_entity_size:
+        return []
+    reasons = []
+    for action, limit in (("deactivate", guard.max_deactivate_pct),
+                          ("update", guard.max_update_pct)):
+        share = 100.0 * actions.get(action, 0) / size
+        if share > limit:
+            reasons.append(f"{entity}: would {action} {actions[action]} of {size} active records "
+                           f"({share:.1f}% > {limit:g}%)")
+    return reasons
 
 
 def id_change_reasons(con: duckdb.DuckDBPyConnection, guard: GuardConfig) -> list[str]:
