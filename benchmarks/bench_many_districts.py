@@ -4,45 +4,43 @@
 
 What runs, all real parts:
 
-1. ``N`` district configs (each its own DuckDB file) with nightly schedules spread over six US
-   time zones, all pointing at one tiny synthetic OneRoster bundle; a throwaway PostgreSQL server
+1. ``N`` district configs (each its own DuckDB file) with nightly schedules in six US time zones,
+   all pointing at one tiny synthetic OneRoster bundle. Each schedule is a once-a-day cron set,
+   on its district's clock, for the same coming minute (``--tick-margin`` seconds or more from
+   now): 02:15 in one zone is 01:15 in the next. A throwaway PostgreSQL server
    (``rostersync_pipeline_tests/pg_server.py``) and ``deploy/dagster.yaml`` rendered into a temp
    ``DAGSTER_HOME`` with ``max_concurrent_runs`` set.
-2. ``dagster-daemon run`` on ``workspace.yaml``: its run queue (``QueuedRunCoordinator``) launches
-   queued runs, each in its own process (``DefaultRunLauncher``), at most ``max_concurrent_runs``
-   at once and one per district (tag ``rostersync/district``).
-3. Dagster's scheduler iteration (the function the daemon's scheduler calls every tick) is run
-   once with its clock at the end of the coming night: every district's nightly schedule is
-   evaluated at its next tick, its run created and submitted to the queue, its tick recorded.
-   This stands in for waiting until 02:00 in six time zones.
-4. Wait until every run finished, then measure from the instance's run records and step stats.
+2. ``dagster-daemon run`` on ``workspace.yaml``. Its scheduler records every schedule as running
+   when it starts, then at the tick evaluates each district's schedule, creates its run, submits
+   it to the queue and records the tick. Its run queue (``QueuedRunCoordinator``) launches queued
+   runs, each in its own process (``DefaultRunLauncher``), at most ``max_concurrent_runs`` at once
+   and one per district (tag ``rostersync/district``).
+3. Wait until every run finished, then measure from the instance's run records and step stats.
 
 Printed (and written with ``--json``): total wall time from the first submitted run to the last
-finished one, runs per minute; per run the queue wait (created to launched), the launch time
-(launched to the run process starting its first work: process start, imports, code loading),
-the run duration, the time in steps and the overhead (launched to finished minus time in steps);
-the median seconds per step; the peak number of runs in progress, and the checks: every run
-succeeded, every district's DuckDB holds its ``sync.runs`` row, no event message mentions a
-lock. See ``benchmarks/README-many-districts.md``.
+finished one, runs per minute, the seconds from the tick to the last run created; per run the
+queue wait (created to launched), the launch time (launched to the run process starting its
+first work: process start, imports, code loading), the run duration, the time in steps and the
+overhead (launched to finished minus time in steps); the median seconds per step; the peak
+number of runs in progress, and the checks: every run succeeded, every district's DuckDB holds
+its ``sync.runs`` row, no event message mentions a lock. See
+``benchmarks/README-many-districts.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -55,12 +53,22 @@ import dagster as dg  # noqa: E402
 
 from rostersync_pipeline.demo.district import write_district_config, write_oneroster_bundle  # noqa: E402
 from rostersync_pipeline.lib.storage.warehouse import district_connection  # noqa: E402
+from rostersync_pipeline_tests.fixtures.dagster_processes import (  # noqa: E402
+    dagster_daemon,
+    daily_cron_at,
+    next_minute,
+    schedule_states,
+    wait_for_schedules,
+)
 
 WORKSPACE = REPO_ROOT / "workspace.yaml"
 DEPLOY_DAGSTER_YAML = REPO_ROOT / "deploy" / "dagster.yaml"
 TIME_ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
               "America/Los_Angeles", "Pacific/Honolulu")
 STUDENTS = 30
+# Seconds from writing the configs to the tick: the daemon must load the code location and record
+# every schedule as running before it, or the tick is never evaluated (the run then times out).
+TICK_MARGIN_S = 90.0
 FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
 
@@ -81,6 +89,7 @@ class ManyDistrictsResult:
     districts_with_run_row: int
     lock_messages: int
     peak_in_progress: int
+    tick_at: str
     submit_seconds: float
     total_wall_seconds: float
     runs_per_minute: float
@@ -93,19 +102,22 @@ class ManyDistrictsResult:
     machine: str = ""
 
 
-def write_districts(root: Path, count: int, students: int = STUDENTS) -> Districts:
-    """``count`` district configs on one tiny bundle; nightly at 01:00-04:45 in six time zones."""
+def write_districts(root: Path, count: int, tick_at: datetime,
+                    students: int = STUDENTS) -> Districts:
+    """``count`` district configs on one tiny bundle, in six time zones, each with a once-a-day
+    schedule that fires at ``tick_at`` on its own clock."""
     bundle = root / "bundle"
     write_oneroster_bundle(bundle, students, seed=11)
     config_dir, warehouse_dir = root / "config", root / "warehouse"
     ids = []
     for i in range(count):
         district_id = f"district-{i:03d}"
+        timezone = TIME_ZONES[i % len(TIME_ZONES)]
         write_district_config(
             config_dir, district_id, bundle,
             name=f"Benchmark district {i:03d}",
-            timezone=TIME_ZONES[i % len(TIME_ZONES)],
-            schedule=f"{(i * 15) % 60} {1 + (i // 4) % 4} * * *",
+            timezone=timezone,
+            schedule=daily_cron_at(tick_at, timezone),
             schools={"create_unmatched": True},
             notifications={"emails": []},
         )
@@ -123,57 +135,9 @@ def render_instance(home: Path, max_concurrent_runs: int) -> Path:
     return path
 
 
-@contextmanager
-def daemon(env: Mapping[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
-    """``dagster-daemon run`` on the workspace, stopped (SIGTERM, then SIGKILL) on exit."""
-    executable = Path(sys.executable).with_name("dagster-daemon")
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(executable), "run", "-w", str(WORKSPACE), "--log-level", "warning"],
-            cwd=REPO_ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-
-@contextmanager
-def scheduler_workspace(instance: dg.DagsterInstance) -> Iterator[object]:
-    """The workspace (``workspace.yaml``, a code server process) the scheduler iteration reads."""
-    from dagster._core.workspace.context import WorkspaceProcessContext
-    from dagster._core.workspace.load_target import WorkspaceFileTarget
-
-    with WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=[str(WORKSPACE)])) as context:
-        yield context
-
-
-SCHEDULER_ITERATIONS = 10
-
-
-def scheduler_iteration(workspace: object, clock: datetime) -> None:
-    """One iteration of the daemon's scheduler with its clock at ``clock``.
-
-    Run with the clock at now, it records each (running by default) schedule as running since
-    now; run again with a later clock, it evaluates every tick in between, creates each tick's
-    run, submits it to the run coordinator (the queue) and records the tick.
-    """
-    from dagster._scheduler.scheduler import launch_scheduled_runs
-
-    logger = logging.getLogger("bench_many_districts.scheduler")
-    list(launch_scheduled_runs(workspace, logger, clock, iteration_times={}, max_catchup_runs=1))
-
-
 def count_ticks(instance: dg.DagsterInstance) -> int:
-    from dagster._core.definitions.run_request import InstigatorType
-
     return sum(len(instance.get_ticks(state.instigator_origin_id, state.selector_id))
-               for state in instance.all_instigator_state(instigator_type=InstigatorType.SCHEDULE))
+               for state in schedule_states(instance))
 
 
 def wait_for_runs(instance: dg.DagsterInstance, expected: int, timeout_s: float) -> list:
@@ -215,7 +179,7 @@ def _peak_in_progress(intervals: list[tuple[float, float]]) -> int:
 
 def measure(
     instance: dg.DagsterInstance, districts: Districts, records: list, *, ticks: int,
-    submit_seconds: float, max_concurrent_runs: int,
+    tick_at: datetime, submit_seconds: float, max_concurrent_runs: int,
 ) -> ManyDistrictsResult:
     """Figures from the run records, step stats, event logs and each district's DuckDB."""
     queue_wait, launch, duration, step_time, overhead, intervals = [], [], [], [], [], []
@@ -258,6 +222,7 @@ def measure(
         districts_with_run_row=with_row,
         lock_messages=lock_messages,
         peak_in_progress=_peak_in_progress(intervals),
+        tick_at=tick_at.isoformat(),
         submit_seconds=round(submit_seconds, 1),
         total_wall_seconds=round(wall, 1),
         runs_per_minute=round(60 * len(records) / wall, 2) if wall else 0.0,
@@ -273,12 +238,14 @@ def measure(
 
 def run_many_districts(
     root: Path, pg_env: Mapping[str, str], count: int, max_concurrent_runs: int,
-    timeout_s: float,
+    timeout_s: float, tick_margin_s: float = TICK_MARGIN_S,
 ) -> ManyDistrictsResult:
-    """Steps 1-4 of the module docstring under ``root``; ``os.environ`` gains the settings."""
+    """Steps 1-3 of the module docstring under ``root``; ``os.environ`` gains the settings.
+    ``timeout_s`` counts from the tick."""
     from rostersync_pipeline.defs.partitions import sync_district_partitions
 
-    districts = write_districts(root / "districts", count)
+    tick_at = next_minute(datetime.now(UTC), tick_margin_s)
+    districts = write_districts(root / "districts", count, tick_at)
     home = root / "dagster_home"
     render_instance(home, max_concurrent_runs)
     env = {**pg_env, "DAGSTER_HOME": str(home),
@@ -289,28 +256,18 @@ def run_many_districts(
     instance = dg.DagsterInstance.from_config(str(home))
     try:
         sync_district_partitions(instance, districts.ids)
-        with scheduler_workspace(instance) as workspace:
-            scheduler_iteration(workspace, datetime.now(UTC))
-            with daemon(env, root / "daemon.log"):
-                started = time.monotonic()
-                night = datetime.now(UTC) + timedelta(hours=23, minutes=59)
-                # like the daemon's scheduler loop: a tick that failed (e.g. a code server
-                # slow to answer under load) is retried on the next iteration
-                for _ in range(SCHEDULER_ITERATIONS):
-                    scheduler_iteration(workspace, night)
-                    if len(instance.get_run_records(
-                            dg.RunsFilter(job_name="sync_district"))) >= count:
-                        break
-                    time.sleep(2)
-                submit_seconds = time.monotonic() - started
-                records = wait_for_runs(instance, count, timeout_s)
+        with dagster_daemon(["-w", str(WORKSPACE)], env, root / "daemon.log", cwd=REPO_ROOT):
+            wait_for_schedules(instance, count, tick_at)
+            records = wait_for_runs(instance, count, tick_at.timestamp() - time.time() + timeout_s)
     finally:
         instance.dispose()
     # A new instance object: the ticks, runs and events are read back from storage.
     reopened = dg.DagsterInstance.from_config(str(home))
     try:
+        submit_seconds = max(r.create_timestamp.timestamp() for r in records) - tick_at.timestamp()
         return measure(reopened, districts, records, ticks=count_ticks(reopened),
-                       submit_seconds=submit_seconds, max_concurrent_runs=max_concurrent_runs)
+                       tick_at=tick_at, submit_seconds=submit_seconds,
+                       max_concurrent_runs=max_concurrent_runs)
     finally:
         reopened.dispose()
 
@@ -319,7 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--districts", type=int, default=200)
     parser.add_argument("--max-concurrent-runs", type=int, default=4)
-    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for runs")
+    parser.add_argument("--timeout", type=float, default=3600.0,
+                        help="seconds to wait for the runs, from the tick")
+    parser.add_argument("--tick-margin", type=float, default=TICK_MARGIN_S,
+                        help="at least this many seconds from start to the nightly tick")
     parser.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args(argv)
@@ -330,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with postgres_server(dbname="dagster") as pg:
             result = run_many_districts(root, pg.env(), args.districts, args.max_concurrent_runs,
-                                        args.timeout)
+                                        args.timeout, args.tick_margin)
     finally:
         if args.workdir is None:
             shutil.rmtree(root, ignore_errors=True)

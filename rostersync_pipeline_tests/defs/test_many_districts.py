@@ -1,8 +1,9 @@
 """Many districts from their nightly schedules through the run queue: a small run of the benchmark.
 
-Four tiny districts, ``deploy/dagster.yaml`` on a real PostgreSQL server with at most two runs in
-progress, a real ``dagster-daemon`` launching each queued run in its own process, and the
-scheduler iteration evaluating every district's nightly tick (see
+Four tiny districts in four time zones, ``deploy/dagster.yaml`` on a real PostgreSQL server with
+at most two runs in progress, and a real ``dagster-daemon``: its scheduler evaluates every
+district's once-a-day schedule at its tick (set for the coming minute on the district's clock),
+its run queue launches each queued run in its own process (see
 ``benchmarks/bench_many_districts.py``). Every run must succeed, without lock errors, and each
 district's DuckDB must hold its run's ``sync.runs`` row.
 """

@@ -2,15 +2,17 @@
 
 - Run-status email goes through smtplib to a loopback SMTP server with TLS and AUTH.
 - ``deploy/dagster.yaml`` opens a Dagster instance on a real PostgreSQL server: runs,
-  materializations and sensor cursors survive reopening; the run queue allows one run per
-  district.
+  materializations and sensor cursors (stored by the ``dagster sensor`` CLI) survive reopening;
+  the run queue of a real ``dagster-daemon`` allows one run per district.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,13 +39,25 @@ from rostersync_pipeline_tests.fakes.smtp_server import (
     loopback_tls,
     smtp_server,
 )
+from rostersync_pipeline_tests.fixtures.dagster_location import (
+    DROP_FOLDER_ENV,
+    LOCATION_ARGS,
+    drop_folder,
+)
+from rostersync_pipeline_tests.fixtures.dagster_processes import (
+    dagster_cli,
+    dagster_daemon,
+    instigator_state,
+)
 from rostersync_pipeline_tests.pg_server import (
     PostgresServer,
     PostgresUnavailableError,
     postgres_server,
 )
 
-DEPLOY_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "deploy" / "dagster.yaml"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEPLOY_DAGSTER_YAML = REPO_ROOT / "deploy" / "dagster.yaml"
+EMPTY_ZIP = b"PK\x05\x06" + b"\0" * 18
 
 SMTP_USER = "rostersync-mailer"
 SMTP_PASSWORD = "correct-horse-battery-staple"
@@ -402,75 +416,81 @@ def test_runs_and_materializations_are_stored_in_postgres(dagster_home: Postgres
         assert cur.fetchone() == (1,)
 
 
-def test_sensor_cursor_survives_reopening(dagster_home: PostgresServer) -> None:
-    # Dagster has no public API to persist instigator state outside its daemon; these are the
-    # objects the daemon itself writes to schedule storage.
-    from dagster._core.definitions.run_request import InstigatorType
-    from dagster._core.remote_origin import (
-        RegisteredCodeLocationOrigin,
-        RemoteInstigatorOrigin,
-        RemoteRepositoryOrigin,
-    )
-    from dagster._core.scheduler.instigation import (
-        InstigatorState,
-        InstigatorStatus,
-        SensorInstigatorData,
-    )
-
-    origin = RemoteInstigatorOrigin(
-        RemoteRepositoryOrigin(RegisteredCodeLocationOrigin("rostersync"), "__repository__"),
-        "springfield_drop_folder_sensor",
-    )
-    cursor = "drop/springfield/2026-11-24T02:00:00Z/oneroster.zip"
-    state = InstigatorState(
-        origin,
-        InstigatorType.SENSOR,
-        InstigatorStatus.RUNNING,
-        SensorInstigatorData(cursor=cursor, min_interval=30),
-    )
+def test_sensor_cursor_survives_reopening(
+    dagster_home: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    monkeypatch.setenv(DROP_FOLDER_ENV, str(drop))
+    (drop / "monday.zip").write_bytes(EMPTY_ZIP)
     first = dg.DagsterInstance.get()
     try:
-        first.add_instigator_state(state)
+        with dg.build_sensor_context(instance=first) as context:
+            monday = drop_folder(context)
     finally:
         first.dispose()
+    assert [r.run_key for r in monday.run_requests] == ["monday.zip"]
+    # The daemon stores a sensor's cursor after each tick; the CLI stores it the same way.
+    dagster_cli("sensor", "start", "drop_folder", *LOCATION_ARGS, cwd=REPO_ROOT)
+    dagster_cli("sensor", "cursor", "drop_folder", "--set", monday.cursor, *LOCATION_ARGS,
+                cwd=REPO_ROOT)
 
     second = dg.DagsterInstance.get()
     try:
-        stored = second.get_instigator_state(state.instigator_origin_id, state.selector_id)
-        assert stored is not None and stored.instigator_data.cursor == cursor
-        second.update_instigator_state(
-            stored.with_data(SensorInstigatorData(cursor=cursor + "#2", min_interval=30))
-        )
+        stored = instigator_state(second, "drop_folder")
+        assert stored is not None and stored.status.value == "RUNNING"
+        assert stored.instigator_data.cursor == monday.cursor
+        (drop / "tuesday.zip").write_bytes(EMPTY_ZIP)
+        with dg.build_sensor_context(instance=second,
+                                     cursor=stored.instigator_data.cursor) as context:
+            tuesday = drop_folder(context)
     finally:
         second.dispose()
+    assert [r.run_key for r in tuesday.run_requests] == ["tuesday.zip"]
+    dagster_cli("sensor", "cursor", "drop_folder", "--set", tuesday.cursor, *LOCATION_ARGS,
+                cwd=REPO_ROOT)
 
-    third = dg.DagsterInstance.get()
+    third = dg.DagsterInstance.from_config(os.environ["DAGSTER_HOME"])
     try:
-        stored = third.get_instigator_state(state.instigator_origin_id, state.selector_id)
-        assert stored is not None
-        assert stored.status is InstigatorStatus.RUNNING
-        assert stored.instigator_data.cursor == cursor + "#2"
+        stored = instigator_state(third, "drop_folder")
+        assert stored is not None and stored.status.value == "RUNNING"
+        assert json.loads(stored.instigator_data.cursor) == ["monday.zip", "tuesday.zip"]
     finally:
         third.dispose()
 
 
-def test_run_queue_allows_one_run_per_district(dagster_home: PostgresServer) -> None:
-    from dagster._utils.tags import TagConcurrencyLimitsCounter
-
+def test_run_queue_allows_one_run_per_district(dagster_home: PostgresServer,
+                                               tmp_path: Path) -> None:
+    """Three runs queued before the daemon starts: its run queue launches the first springfield
+    run and the shelbyville run at once; the second springfield run waits for the first."""
     instance = dg.DagsterInstance.get()
     try:
         assert isinstance(instance.run_coordinator, dg.QueuedRunCoordinator)
         queue = instance.get_concurrency_config().run_queue_config
+        assert queue is not None and queue.max_concurrent_runs == 8
+        for district in ("springfield", "springfield", "shelbyville"):
+            dagster_cli("job", "launch", *LOCATION_ARGS, "-j", "district_sync",
+                        "--tags", json.dumps({"rostersync/district": district}), cwd=REPO_ROOT)
+        queued = instance.get_run_records(order_by="create_timestamp", ascending=True)
+        assert [r.dagster_run.status for r in queued] == [dg.DagsterRunStatus.QUEUED] * 3
+
+        with dagster_daemon(LOCATION_ARGS, {}, tmp_path / "daemon.log", cwd=REPO_ROOT):
+            deadline = time.monotonic() + 180
+            while not all(r.dagster_run.is_finished for r in queued):
+                assert time.monotonic() < deadline, (tmp_path / "daemon.log").read_text()
+                time.sleep(1)
+                queued = instance.get_run_records(order_by="create_timestamp", ascending=True)
+        launched = {
+            r.dagster_run.run_id: instance.get_records_for_run(
+                r.dagster_run.run_id, of_type=dg.DagsterEventType.RUN_STARTING).records[0].timestamp
+            for r in queued
+        }
     finally:
         instance.dispose()
-    assert queue is not None and queue.max_concurrent_runs == 8
 
-    def run(district: str) -> dg.DagsterRun:
-        return dg.DagsterRun(job_name="district_sync", tags={"rostersync/district": district})
-
-    counter = TagConcurrencyLimitsCounter(queue.tag_concurrency_limits, [run("springfield")])
-    assert counter.is_blocked(run("springfield"))
-    assert not counter.is_blocked(run("shelbyville"))
-    counter.update_counters_with_launched_item(run("shelbyville"))
-    assert counter.is_blocked(run("shelbyville"))
-    assert not counter.is_blocked(run("ogdenville"))
+    assert [r.dagster_run.status for r in queued] == [dg.DagsterRunStatus.SUCCESS] * 3
+    first, second, other = queued
+    assert [r.dagster_run.tags["rostersync/district"] for r in queued] == [
+        "springfield", "springfield", "shelbyville"]
+    assert launched[second.dagster_run.run_id] >= first.end_time
+    assert launched[other.dagster_run.run_id] < first.end_time

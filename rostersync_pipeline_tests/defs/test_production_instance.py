@@ -3,7 +3,8 @@
 A throwaway PostgreSQL server, ``deploy/dagster.yaml`` in a temp ``DAGSTER_HOME`` with the
 server's ``DAGSTER_PG_*`` variables, a tiny synthetic district synced with ``run_sync`` on
 ``DagsterInstance.get()``; then a NEW instance object finds the run, its materializations, its
-expectation-check evaluation, the district partition and a nightly schedule tick in PostgreSQL.
+expectation-check evaluation and the district partition in PostgreSQL; and a nightly schedule
+tick recorded by a real ``dagster-daemon`` (its scheduler and run queue), found the same way.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import psycopg2
@@ -23,10 +25,23 @@ import pytest
 from rostersync_pipeline.definitions import CHECKS, build_definitions
 from rostersync_pipeline.defs.partitions import districts_partitions
 from rostersync_pipeline.runner import run_sync
+from rostersync_pipeline_tests.fixtures.dagster_processes import (
+    dagster_daemon,
+    daily_cron_at,
+    next_minute,
+    ticks,
+    wait_for_schedules,
+)
 from rostersync_pipeline_tests.helpers import District, make_synthetic_district
 from rostersync_pipeline_tests.pg_server import PostgresServer
 
-DEPLOY_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "deploy" / "dagster.yaml"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEPLOY_DAGSTER_YAML = REPO_ROOT / "deploy" / "dagster.yaml"
+WORKSPACE = REPO_ROOT / "workspace.yaml"
+CHICAGO = "America/Chicago"
+# the daemon must load the code location before the tick (see benchmarks/bench_many_districts.py)
+TICK_MARGIN_S = 90.0
+RUN_TIMEOUT_S = 240.0
 USERS_CHECK = next(spec.key for check in CHECKS for spec in check.check_specs
                    if spec.name == "users_expectation_suite")
 MATERIALIZED = (
@@ -117,53 +132,53 @@ def test_a_district_sync_is_recorded_in_postgres_and_found_after_reopening(
 
 
 def test_a_nightly_schedule_tick_survives_reopening(
-    dagster_home: PostgresServer, district: District
+    dagster_home: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The scheduler daemon evaluates the schedule and writes its tick to schedule storage; here
-    # the tick is evaluated with the public API and stored through the same storage call.
-    from dagster._core.definitions.run_request import InstigatorType
-    from dagster._core.remote_origin import (
-        RegisteredCodeLocationOrigin,
-        RemoteInstigatorOrigin,
-        RemoteRepositoryOrigin,
+    """A real ``dagster-daemon`` evaluates the district's nightly schedule at its tick (set for the
+    coming minute on the district's clock), records the tick and queues the run, which its run
+    queue launches; a new instance object finds the tick, its run key and the run."""
+    tick_at = next_minute(datetime.now(UTC), TICK_MARGIN_S)
+    cron = daily_cron_at(tick_at, CHICAGO)
+    district, _ = make_synthetic_district(
+        tmp_path, students=40, district_id="springfield", schools={"create_unmatched": True},
+        timezone=CHICAGO, schedule=cron,
     )
-    from dagster._core.scheduler.instigation import TickData, TickStatus
-
     defs = build_definitions(str(district.config_dir), str(district.warehouse_dir))
     schedule = defs.resolve_schedule_def("nightly_springfield")
-    scheduled = datetime(2026, 11, 24, 2, 15)
-    origin = RemoteInstigatorOrigin(
-        RemoteRepositoryOrigin(RegisteredCodeLocationOrigin("rostersync"), "__repository__"),
-        schedule.name,
-    )
+    assert (schedule.cron_schedule, schedule.execution_timezone) == (cron, CHICAGO)
+    monkeypatch.delenv("ROSTERSYNC_SMTP_HOST", raising=False)
+    env = {"ROSTERSYNC_CONFIG_DIR": str(district.config_dir),
+           "ROSTERSYNC_WAREHOUSE": str(district.warehouse_dir)}
+    daemon_log = tmp_path / "daemon.log"
+
     first = dg.DagsterInstance.get()
     try:
         first.add_dynamic_partitions(districts_partitions.name, [district.district_id])
-        # `with`: the context opens its own instance from the ref and must close it again.
-        with dg.build_schedule_context(instance=first, scheduled_execution_time=scheduled,
-                                       repository_def=defs.get_repository_def()) as context:
-            requests = schedule.evaluate_tick(context).run_requests
-        assert [r.partition_key for r in requests] == [district.district_id]
-        tick = first.create_tick(TickData(
-            instigator_origin_id=origin.get_id(),
-            instigator_name=schedule.name,
-            instigator_type=InstigatorType.SCHEDULE,
-            status=TickStatus.SUCCESS,
-            timestamp=time.time(),
-            run_ids=[],
-            run_keys=[r.run_key for r in requests],
-            selector_id=origin.get_selector().get_id(),
-        ))
+        with dagster_daemon(["-w", str(WORKSPACE)], env, daemon_log, cwd=REPO_ROOT):
+            wait_for_schedules(first, 1, tick_at)
+            deadline = tick_at.timestamp() + RUN_TIMEOUT_S
+            while True:
+                records = first.get_run_records(dg.RunsFilter(job_name="sync_district"))
+                if records and records[0].dagster_run.is_finished:
+                    break
+                assert time.time() < deadline, daemon_log.read_text(errors="replace")[-4000:]
+                time.sleep(2)
+        run_id = records[0].dagster_run.run_id
     finally:
         first.dispose()
 
     second = dg.DagsterInstance.from_config(os.environ["DAGSTER_HOME"])
     try:
-        ticks = second.get_ticks(origin.get_id(), origin.get_selector().get_id())
-        assert [t.tick_id for t in ticks] == [tick.tick_id]
-        assert ticks[0].status == TickStatus.SUCCESS
-        assert ticks[0].run_keys == [f"springfield:{requests[0].run_key.split(':', 1)[1]}"]
-        assert requests[0].tags["rostersync/district"] == district.district_id
+        [tick] = ticks(second, schedule.name)
+        assert tick.status.value == "SUCCESS"
+        assert tick.run_keys == [f"springfield:{tick_at.astimezone(ZoneInfo(CHICAGO)).isoformat()}"]
+        assert tick.run_ids == [run_id]
+        run = second.get_run_by_id(run_id)
+        assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
+        assert run.tags["dagster/schedule_name"] == schedule.name
+        assert run.tags["dagster/partition"] == district.district_id
+        assert run.tags["rostersync/district"] == district.district_id
         assert second.get_dynamic_partitions(districts_partitions.name) == ["springfield"]
     finally:
         second.dispose()
+    assert district.scalar("select status from sync.runs where run_id = ?", [run_id]) == "applied"
