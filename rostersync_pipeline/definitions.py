@@ -10,10 +10,6 @@ import os
 import dagster as dg
 
 from rostersync_pipeline.defs.apply.assets import synced_roster
-from rostersync_pipeline.defs.checks.expectation_checks import (
-    users_expectation_suite,
-    users_validated,
-)
 from rostersync_pipeline.defs.ingest.assets import land_raw_roster
 from rostersync_pipeline.defs.jobs import sync_district_job
 from rostersync_pipeline.defs.notifications import NOTIFICATION_SENSORS
@@ -28,16 +24,14 @@ from rostersync_pipeline.resources.credentials import ProviderCredentials
 from rostersync_pipeline.resources.smtp import SmtpResource
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
-ASSETS = [land_raw_roster, normalize_roster, match_and_plan, users_validated, synced_roster, error_export,
+ASSETS = [land_raw_roster, normalize_roster, match_and_plan, synced_roster, error_export,
           run_summary]
-CHECKS = [users_expectation_suite]
 
 
 def build_definitions(config_dir: str, warehouse_dir: str) -> dg.Definitions:
     warehouse = RosterWarehouse(config_dir=config_dir, warehouse_dir=warehouse_dir)
     return dg.Definitions(
         assets=ASSETS,
-        asset_checks=CHECKS,
         jobs=[sync_district_job, approve_plan_job, discard_plan_job, restore_roster_job,
               decide_match_alert_job],
         schedules=nightly_schedules(warehouse.valid_districts),

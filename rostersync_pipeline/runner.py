@@ -19,6 +19,7 @@ from typing import Any
 import dagster as dg
 
 from rostersync_pipeline.config import load_district, source_roots_from_env
+from rostersync_pipeline.defs.checks.expectation_checks import USERS_SUITE_CHECK
 from rostersync_pipeline.defs.jobs import SYNC_JOB_NAME
 from rostersync_pipeline.defs.partitions import districts_partitions
 from rostersync_pipeline.defs.progress import add_step_listener, remove_step_listener
@@ -30,8 +31,6 @@ from rostersync_pipeline.resources.run_lock import SKIPPED_TAG
 STAGES = {
     "land_raw_roster": "land",
     "normalize_roster": "normalize",
-    "checks__users_validated": "validate_users",
-    "checks__users_validated_users_expectation_suite": "expectation_check",
     "match_and_plan": "match_and_plan",
     "roster__synced_roster": "guard_and_apply",
     "reports__error_export": "error_export",
@@ -173,7 +172,9 @@ def run_sync(
         failure = failure_text(result)
         check_failures = [e for e in result.all_events
                           if e.event_type_value == "ASSET_CHECK_EVALUATION"
-                          and not e.event_specific_data.passed]
+                          and e.event_specific_data.check_name == USERS_SUITE_CHECK
+                          and not e.event_specific_data.passed
+                          and e.event_specific_data.severity == dg.AssetCheckSeverity.ERROR]
         if check_failures:
             failure = "a blocking expectation check failed; apply did not run. " + failure
     summary = read_summary(Path(warehouse_dir), district_id, result.run_id)

@@ -1,15 +1,6 @@
-with oneroster as (
-    select 'oneroster' as provider, * from staging.stg_oneroster__users
-),
-
-clever as (
-    select 'clever' as provider, * from staging.stg_clever__users
-),
-
-unioned as (
-    select * from oneroster
-    union all by name
-    select * from clever
+with unioned as (
+    -- every provider's staging model for this entity (see dbt_like_sql/README.md)
+    {{ union_staging('users') }}
 ),
 
 final as (

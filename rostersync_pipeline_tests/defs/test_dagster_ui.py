@@ -25,7 +25,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from rostersync_pipeline.definitions import CHECKS
+from rostersync_pipeline.definitions import ASSETS
 from rostersync_pipeline.runner import run_sync
 from rostersync_pipeline_tests.helpers import (
     enrollment,
@@ -41,7 +41,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 90
-USERS_CHECK = next(spec.key for check in CHECKS for spec in check.check_specs
+USERS_CHECK = next(spec.key for asset in ASSETS for spec in asset.check_specs
                    if spec.name == "users_expectation_suite")
 # The UI's label for each check execution status.
 STATUS_LABELS = {"SUCCEEDED": "Passed", "FAILED": "Failed"}
@@ -179,8 +179,10 @@ def test_graphql_serves_the_district_run_check_and_metadata(ui: SyncedUi) -> Non
     assert [(r["runId"], r["jobName"]) for r in runs] == [(ui.run_id, "sync_district")]
     assert {"key": "dagster/partition", "value": ui.district_id} in runs[0]["tags"]
     checks = data["assetNodeOrError"]["assetChecksOrError"]["checks"]
-    assert [(c["name"], c["blocking"]) for c in checks] == [(USERS_CHECK.name, True)]
-    execution = checks[0]["executionForLatestMaterialization"]
+    assert sorted((c["name"], c["blocking"]) for c in checks) == [
+        ("model_keys", False), (USERS_CHECK.name, False)]
+    [users_check] = [c for c in checks if c["name"] == USERS_CHECK.name]
+    execution = users_check["executionForLatestMaterialization"]
     assert (execution["runId"], execution["status"]) == (ui.run_id, ui.check_status)
     [materialization] = data["assetOrError"]["assetMaterializations"]
     assert (materialization["runId"], materialization["partition"]) == (ui.run_id, ui.district_id)

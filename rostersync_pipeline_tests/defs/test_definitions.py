@@ -67,13 +67,20 @@ def test_a_model_referring_to_an_unknown_model_fails_with_its_file(tmp_path: Pat
         load_models(tmp_path)
 
 
-def test_users_check_is_blocking() -> None:
-    from rostersync_pipeline.definitions import CHECKS
+def test_users_check_sits_on_core_users_and_every_model_checks_its_promises() -> None:
+    """Apply reads the suite's verdict itself, so the check is not a Dagster blocking check."""
+    from rostersync_pipeline.definitions import ASSETS
 
-    specs = [spec for check in CHECKS for spec in check.check_specs]
-    assert [(s.asset_key, s.name, s.blocking) for s in specs] == [
-        (dg.AssetKey(["checks", "users_validated"]), "users_expectation_suite", True)
+    specs = [spec for asset in ASSETS for spec in asset.check_specs]
+    assert [(s.asset_key, s.name, s.blocking) for s in specs
+            if s.name == "users_expectation_suite"] == [
+        (dg.AssetKey(["core", "users"]), "users_expectation_suite", False)
     ]
+    promising = {key.replace(".", "/") for key, model in load_models().items()
+                 if model.unique_key or model.not_null}
+    assert {s.asset_key.to_user_string() for s in specs if s.name == "model_keys"} == promising
+    assert dg.AssetKey(["checks", "users_validated"]) not in {
+        key for asset in ASSETS for key in asset.keys}
 
 
 def test_bad_config_names_file_key_and_reason(tmp_path: Path) -> None:

@@ -1,7 +1,14 @@
-"""Guard and apply: the run's plan reaches the roster only through here, in one transaction."""
+"""Guard and apply: the run's plan reaches the roster only through here, in one transaction.
+
+Apply does not run when a hard expectation of this run failed (``sync.expectation_results``,
+written by ``normalize_roster``'s ``users_expectation_suite`` check): the run is recorded as
+``blocked`` and the step fails with the reasons, so the run reads as failed everywhere (CLI exit
+code, the failure e-mail) while its plan, errors and export are kept.
+"""
 
 
 import dagster as dg
+import duckdb
 
 from rostersync_pipeline.defs.partitions import districts_partitions
 from rostersync_pipeline.lib.apply.apply_plan import apply_changes
@@ -11,7 +18,9 @@ from rostersync_pipeline.lib.ingest.landing import require_this_run
 from rostersync_pipeline.lib.report.export import export_path
 from rostersync_pipeline.lib.report.run_record import record_run, sync_run_summary
 from rostersync_pipeline.lib.report.run_status import RunStatus
+from rostersync_pipeline.lib.storage.analytics import publish_run
 from rostersync_pipeline.lib.storage.warehouse import transaction
+from rostersync_pipeline.lib.validate.expectation_results import hard_failures
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
 ACTIVE_COUNTS_SQL = """
@@ -31,7 +40,6 @@ class SyncRunConfig(dg.Config):
     deps=[
         dg.AssetKey(["sync", "sync_plan"]),
         dg.AssetKey(["sync", "run_errors"]),
-        dg.AssetKey(["checks", "users_validated"]),
     ],
     partitions_def=districts_partitions,
     group_name="sync",
@@ -47,20 +55,29 @@ def synced_roster(
     ``sync.runs`` row, the guard's decision and (when held) the stored plan commit in the same
     transaction as the roster changes: a crash leaves either all of them or none. A held plan
     (status ``requires_review``) waits in ``sync.stored_plans`` (plan id = run id) until
-    ``rostersync approve`` / the ``approve_plan`` job applies it or it is discarded.
+    ``rostersync approve`` / the ``approve_plan`` job applies it or it is discarded. A failed
+    hard expectation blocks apply (status ``blocked``, see the module docstring).
     """
     district = warehouse.district(context.partition_key)
     dry_run = config.dry_run or district.dry_run
+    export = str(export_path(warehouse.warehouse_dir, district.district_id, context.run_id))
     with warehouse.connect(district.district_id) as con:
         require_this_run(con, context.run_id)
+        blocked = hard_failures(con, context.run_id)
+        if blocked:
+            _record_blocked(con, warehouse, district.district_id, context.run_id, blocked, export)
+            raise dg.Failure(
+                description="; ".join(blocked),
+                metadata={"status": RunStatus.BLOCKED.value, "changes_applied": 0,
+                          "reasons": "; ".join(blocked)},
+                allow_retries=False,
+            )
         decision = evaluate_guard(
             con, district.guard, dry_run=dry_run, require_approval=district.require_approval
         )
         summary = sync_run_summary(
             con, district_id=district.district_id, run_id=context.run_id,
-            status=decision.status, reasons=decision.reasons,
-            export_path=str(export_path(warehouse.warehouse_dir, district.district_id,
-                                        context.run_id)),
+            status=decision.status, reasons=decision.reasons, export_path=export,
         )
         with transaction(con):
             applied = apply_changes(con, context.run_id) if decision.applies else 0
@@ -86,3 +103,15 @@ def synced_roster(
             "active_enrollments": active.get("enrollments", 0),
         },
     )
+
+
+def _record_blocked(
+    con: duckdb.DuckDBPyConnection, warehouse: RosterWarehouse, district_id: str, run_id: str,
+    reasons: list[str], export: str,
+) -> None:
+    """The ``sync.runs`` row of a blocked run, and its analytics (``run_summary`` will not run)."""
+    summary = sync_run_summary(con, district_id=district_id, run_id=run_id,
+                               status=RunStatus.BLOCKED, reasons=reasons, export_path=export)
+    with transaction(con):
+        record_run(con, summary)
+    publish_run(con, warehouse.warehouse_dir, district_id, run_id)

@@ -1,90 +1,57 @@
-"""Expectation suites as Dagster asset checks, and the gate they guard before apply.
+"""The Great Expectations suite on ``core/users`` as a Dagster asset check.
 
-The suite runs on ``checks/users_validated``, a gate between the plan and apply: a failed hard
-expectation blocks only ``roster/synced_roster`` (and the run summary after it). Matching, the
-plan and the error export still run, and the check itself records the run as ``blocked``.
+``normalize_roster`` declares the check (``check_specs``) and evaluates it right after the core
+tables are built, in the same step. It is not a Dagster blocking check: matching, the plan and
+the error export still run, because a district needs them to fix its data. Each expectation's
+outcome is kept in ``sync.expectation_results``; ``roster/synced_roster`` reads this run's rows
+and does not apply when a hard one failed (the run is recorded as ``blocked``).
 """
 
 import dagster as dg
+import duckdb
 
-from rostersync_pipeline.defs.partitions import districts_partitions
-from rostersync_pipeline.lib.ingest.landing import require_this_run
-from rostersync_pipeline.lib.report.export import export_path
-from rostersync_pipeline.lib.report.run_record import record_run, sync_run_summary
-from rostersync_pipeline.lib.report.run_status import RunStatus
-from rostersync_pipeline.lib.storage.analytics import publish_run
-from rostersync_pipeline.lib.validate.expectations import USERS_COLUMNS, users_suite, validate_frame
-from rostersync_pipeline.resources.warehouse import RosterWarehouse
+from rostersync_pipeline.lib.validate.expectation_results import record_expectation_results
+from rostersync_pipeline.lib.validate.expectations import (
+    USERS_COLUMNS,
+    USERS_ID_COLUMN,
+    users_suite,
+    validate_frame,
+)
 
 USERS_SUITE_CHECK = "users_expectation_suite"
-GATE_KEY = dg.AssetKey(["checks", "users_validated"])
+USERS_TABLE = "core.users"
+USERS_ASSET = dg.AssetKey(["core", "users"])
 
 
-@dg.asset(
-    key=GATE_KEY,
-    deps=[dg.AssetKey(["core", "users"]), dg.AssetKey(["sync", "sync_plan"])],
-    partitions_def=districts_partitions,
-    group_name="checks",
-    kinds={"duckdb"},
-)
-def users_validated(context: dg.AssetExecutionContext, warehouse: RosterWarehouse) -> dg.MaterializeResult:
-    """The gate before apply: this run's ``core.users`` as checked by its expectation suite.
+def users_suite_spec() -> dg.AssetCheckSpec:
+    """The check's declaration on ``core/users``."""
+    return dg.AssetCheckSpec(
+        name=USERS_SUITE_CHECK,
+        asset=USERS_ASSET,
+        description="Great Expectations suite on core.users: ids present and unique, roles "
+        "known (hard: a failure stops apply, the run is `blocked`); email format and mapped "
+        "grades (soft: warn). Matching, the plan and the error export run either way.",
+    )
 
-    Grain: one row per incoming student or educator (the rows of ``core.users``).
+
+def evaluate_users_suite(con: duckdb.DuckDBPyConnection, run_id: str) -> dg.AssetCheckResult:
+    """Validate this run's ``core.users``, keep the outcomes for apply, and report them.
+
+    Metadata: rows checked, expectations, failed; per failed expectation its unexpected count,
+    whether it is hard, and up to 5 user IDs (IDs only).
     """
-    with warehouse.connect(context.partition_key) as con:
-        rows = con.execute("select count(*) from core.users").fetchall()[0][0]
-    return dg.MaterializeResult(metadata={"dagster/row_count": rows})
-
-
-def record_blocked_run(
-    warehouse: RosterWarehouse, district_id: str, run_id: str, reasons: list[str]
-) -> None:
-    """The ``sync.runs`` row of a run whose apply a failed hard expectation stopped."""
-    with warehouse.connect(district_id) as con:
-        require_this_run(con, run_id)
-        summary = sync_run_summary(
-            con, district_id=district_id, run_id=run_id, status=RunStatus.BLOCKED,
-            reasons=reasons,
-            export_path=str(export_path(warehouse.warehouse_dir, district_id, run_id)),
-        )
-        record_run(con, summary)
-        publish_run(con, warehouse.warehouse_dir, district_id, run_id)
-
-
-@dg.asset_check(
-    asset=GATE_KEY,
-    name=USERS_SUITE_CHECK,
-    blocking=True,
-    description="Great Expectations suite on core.users: ids present and unique, roles known "
-    "(hard: a failure stops apply); email format and mapped grades (soft: warn).",
-)
-def users_expectation_suite(
-    context: dg.AssetCheckExecutionContext, warehouse: RosterWarehouse
-) -> dg.AssetCheckResult:
-    district_id = context.run.tags.get("dagster/partition") or context.partition_key
-    with warehouse.connect(district_id) as con:
-        frame = con.execute(f"select {', '.join(USERS_COLUMNS)} from core.users").df()
-    outcomes = validate_frame("core_users", frame, users_suite())
+    frame = con.execute(f"select {', '.join(USERS_COLUMNS)} from {USERS_TABLE}").df()
+    outcomes = validate_frame("core_users", frame, users_suite(), USERS_ID_COLUMN)
+    record_expectation_results(con, run_id, USERS_TABLE, outcomes)
     failed = [o for o in outcomes if not o.success]
-    hard_failed = [o for o in failed if o.hard]
-    metadata = {
-        "rows_checked": len(frame),
-        "expectations": len(outcomes),
-        "failed": len(failed),
-    }
+    metadata = {"rows_checked": len(frame), "expectations": len(outcomes), "failed": len(failed)}
     for o in failed:
-        # IDs only, never names or emails
-        sample = o.unexpected_sample if o.column in ("user_source_id", "role") else []
         metadata[f"{o.expectation}({o.column})"] = dg.MetadataValue.json(
-            {"unexpected_count": o.unexpected_count, "hard": o.hard, "sample": sample}
-        )
-    if hard_failed:
-        record_blocked_run(warehouse, district_id, context.run.run_id, [
-            f"expectation {o.expectation} on core.users.{o.column} failed for "
-            f"{o.unexpected_count} row(s): apply did not run" for o in hard_failed
-        ])
+            {"unexpected_count": o.unexpected_count, "hard": o.hard, "ids": o.unexpected_ids})
+    hard_failed = any(o.hard for o in failed)
     return dg.AssetCheckResult(
+        asset_key=USERS_ASSET,
+        check_name=USERS_SUITE_CHECK,
         passed=not failed,
         severity=dg.AssetCheckSeverity.ERROR if hard_failed else dg.AssetCheckSeverity.WARN,
         metadata=metadata,

@@ -1,12 +1,25 @@
 """The SQL models of ``dbt_like_sql/`` as assets: one asset per model, edges from the SQL.
 
 Two steps run them: ``normalize_roster`` (staging -> intermediate -> core) and
-``match_and_plan`` (match keys -> matches -> checks -> plans -> errors).
+``match_and_plan`` (match keys -> matches -> checks -> plans -> errors). Each step also
+evaluates the checks of the models it built: every model's ``model_keys`` (its ``_models.yml``
+promises) and, on ``core/users``, the expectation suite ``users_expectation_suite``.
 """
 
+from collections.abc import Iterator
 
 import dagster as dg
 
+from rostersync_pipeline.defs.checks.expectation_checks import (
+    evaluate_users_suite,
+    users_suite_spec,
+)
+from rostersync_pipeline.defs.checks.model_checks import (
+    MODEL_KEYS_CHECK,
+    evaluate_model_keys,
+    model_keys_spec,
+    promises,
+)
 from rostersync_pipeline.defs.partitions import districts_partitions
 from rostersync_pipeline.lib.ingest.landing import require_this_run
 from rostersync_pipeline.lib.ingest.providers import RAW_TABLES
@@ -52,42 +65,73 @@ def _models_of(stage: str) -> dict[str, SqlModel]:
     return {k: m for k, m in MODELS.items() if model_stage(m) == stage}
 
 
-def _run_stage(context: dg.AssetExecutionContext, warehouse: RosterWarehouse, stage: str):
+def _check_specs(stage: str) -> list[dg.AssetCheckSpec]:
+    specs = [model_keys_spec(m, model_asset_key(k)) for k, m in _models_of(stage).items()
+             if promises(m)]
+    if stage == "normalize":
+        specs.append(users_suite_spec())
+    return specs
+
+
+def _run_stage(
+    context: dg.AssetExecutionContext, warehouse: RosterWarehouse, stage: str
+) -> Iterator[dg.MaterializeResult]:
     district = warehouse.district(context.partition_key)
+    models = _models_of(stage)
     with warehouse.connect(district.district_id) as con:
         require_this_run(con, context.run_id)
         if stage == "normalize":
             write_settings(con, district)
-        results = run_models(con, MODELS, only=set(_models_of(stage)))
+        results = run_models(con, MODELS, only=set(models))
+        checks: dict[str, list[dg.AssetCheckResult]] = {
+            key: [evaluate_model_keys(con, model, model_asset_key(key))] if promises(model) else []
+            for key, model in models.items()
+        }
+        if stage == "normalize":
+            checks["core.users"].append(evaluate_users_suite(con, context.run_id))
         plan_summary = (sync_run_summary(con, district_id=district.district_id,
                                          run_id=context.run_id, status=RunStatus.PLANNED)
                         if stage == "match_and_plan" else None)
+    broken = [r.asset_key.to_user_string() for found in checks.values() for r in found
+              if r.check_name == MODEL_KEYS_CHECK and not r.passed]
+    if broken:
+        context.log.error(f"district {district.district_id}: {len(broken)} model(s) broke "
+                          f"their _models.yml promises: {', '.join(broken)}")
     for result in results:
         metadata = {"seconds": round(result.seconds, 3)}
         if result.row_count is not None:
             metadata["dagster/row_count"] = result.row_count
         if plan_summary is not None and result.key == PLAN_MODEL:
             metadata["summary"] = dg.MetadataValue.md(summary_markdown(plan_summary))
-        yield dg.MaterializeResult(asset_key=model_asset_key(result.key), metadata=metadata)
+        yield dg.MaterializeResult(asset_key=model_asset_key(result.key), metadata=metadata,
+                                   check_results=checks[result.key])
 
 
 @dg.multi_asset(
     specs=[_spec(m) for m in _models_of("normalize").values()],
+    check_specs=_check_specs("normalize"),
     partitions_def=districts_partitions,
     can_subset=False,
     name="normalize_roster",
 )
 def normalize_roster(context: dg.AssetExecutionContext, warehouse: RosterWarehouse):
-    """Staging, intermediate and core models: raw rows -> canonical provider-free tables."""
+    """Staging, intermediate and core models: raw rows -> canonical provider-free tables.
+
+    Checks, right after the models are built: ``model_keys`` on every model that promises a
+    unique key or not-null columns, and ``users_expectation_suite`` on ``core/users``, whose
+    outcomes (``sync.expectation_results``) decide whether apply may run."""
     yield from _run_stage(context, warehouse, "normalize")
 
 
 @dg.multi_asset(
     specs=[_spec(m) for m in _models_of("match_and_plan").values()],
+    check_specs=_check_specs("match_and_plan"),
     partitions_def=districts_partitions,
     can_subset=False,
     name="match_and_plan",
 )
 def match_and_plan(context: dg.AssetExecutionContext, warehouse: RosterWarehouse):
-    """Matching, record checks, per-entity plans, the sync plan and the run's errors."""
+    """Matching, record checks, per-entity plans, the sync plan and the run's errors.
+
+    Checks: ``model_keys`` on every model that promises a unique key or not-null columns."""
     yield from _run_stage(context, warehouse, "match_and_plan")

@@ -3,6 +3,16 @@
 A model is one ``select``; the runner wraps it in ``create or replace table|view
 <schema>.<name>``. Models refer to each other by schema-qualified name; those references are
 the dependency edges (the Dagster asset graph is built from the same edges).
+
+Two small mechanisms keep repeated SQL in one place (both documented in
+``dbt_like_sql/README.md``):
+
+- ``{{ union_staging('<entity>') }}`` in a model expands, at load time, to one
+  ``select '<provider>' as provider, * from staging.stg_<provider>__<entity>`` per provider
+  folder under ``staging/`` that has that model, joined by ``union all by name``. Dependencies are
+  derived from the expanded SQL. Any other ``{{ ... }}`` is a :class:`ModelError`.
+- ``macros/*.sql`` hold one ``create or replace macro`` each (DuckDB SQL macros); the runner
+  executes them before the models.
 """
 
 from __future__ import annotations
@@ -24,11 +34,16 @@ FOLDER_SCHEMAS = {
     "marts/core": "core",
     "marts/sync": "sync",
 }
+MACRO_FOLDER = "macros"
 EXTERNAL_SCHEMAS = ("raw", "config", "roster")
 _REFERENCE = re.compile(
     r"\b(raw|config|roster|staging|intermediate|core|sync)\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE
 )
 _COMMENT = re.compile(r"--[^\n]*")
+_TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_UNION_STAGING = re.compile(r"\s*union_staging\(\s*'([a-z][a-z0-9_]*)'\s*\)\s*")
+_STAGING_NAME = re.compile(r"stg_([a-z][a-z0-9_]*?)__([a-z][a-z0-9_]*)")
+_MACRO = re.compile(r"create\s+or\s+replace\s+macro\s+([a-z_][a-z0-9_]*)\s*\(", re.IGNORECASE)
 
 
 class ModelError(RuntimeError):
@@ -37,13 +52,17 @@ class ModelError(RuntimeError):
 
 @dataclass(frozen=True)
 class SqlModel:
+    """One model: its SQL as run (templates expanded) and its ``_models.yml`` properties."""
+
     schema: str
     name: str
     path: Path
+    root: Path
     sql: str
     materialized: str
     grain: str
     unique_key: tuple[str, ...]
+    not_null: tuple[str, ...] = field(default=())
     depends_on: tuple[str, ...] = field(default=())
     external_sources: tuple[str, ...] = field(default=())
 
@@ -54,6 +73,15 @@ class SqlModel:
     @property
     def group(self) -> str:
         return {"staging": "staging", "intermediate": "intermediate"}.get(self.schema, self.schema)
+
+
+@dataclass(frozen=True)
+class SqlMacro:
+    """One DuckDB SQL macro from ``macros/``: its name and its ``create or replace macro``."""
+
+    name: str
+    path: Path
+    sql: str
 
 
 def _schema_for(path: Path, root: Path) -> str:
@@ -74,18 +102,52 @@ def _load_properties(folder: Path) -> dict[str, dict]:
     return {name: spec or {} for name, spec in models.items()}
 
 
+def _read_sql(path: Path) -> str:
+    return path.read_text(encoding="utf-8").strip().rstrip(";")
+
+
+def _staging_providers(root: Path) -> dict[str, list[str]]:
+    """Entity -> providers whose folder ``staging/<provider>/`` has ``stg_<provider>__<entity>``."""
+    providers: dict[str, list[str]] = {}
+    for path in sorted((root / "staging").glob("*/stg_*.sql")):
+        name = _STAGING_NAME.fullmatch(path.stem)
+        if name and name.group(1) == path.parent.name:
+            providers.setdefault(name.group(2), []).append(name.group(1))
+    return providers
+
+
+def _expand(path: Path, sql: str, providers: dict[str, list[str]]) -> str:
+    def union_staging(template: re.Match) -> str:
+        call = _UNION_STAGING.fullmatch(template.group(1))
+        if call is None:
+            raise ModelError(f"{path}: unknown template {template.group(0)!r}; the runner "
+                             "knows only {{ union_staging('<entity>') }}")
+        entity = call.group(1)
+        if entity not in providers:
+            raise ModelError(f"{path}: union_staging('{entity}'): no staging model "
+                             f"staging/<provider>/stg_<provider>__{entity}.sql")
+        return "\nunion all by name\n".join(
+            f"select '{provider}' as provider, * from staging.stg_{provider}__{entity}"
+            for provider in providers[entity]
+        )
+
+    return _TEMPLATE.sub(union_staging, sql)
+
+
 @cache
 def load_models(root: Path = SQL_ROOT) -> dict[str, SqlModel]:
-    """Every model under ``root`` by ``schema.name``, with its dependencies resolved."""
+    """Every model under ``root`` by ``schema.name``, templates expanded, dependencies resolved."""
+    providers = _staging_providers(root)
     found: dict[str, tuple[str, str, Path, str, dict]] = {}
     for path in sorted(root.rglob("*.sql")):
+        if path.relative_to(root).parts[0] == MACRO_FOLDER:
+            continue
         schema = _schema_for(path, root)
         props = _load_properties(path.parent).get(path.stem, {})
-        sql = path.read_text(encoding="utf-8").strip().rstrip(";")
         key = f"{schema}.{path.stem}"
         if key in found:
             raise ModelError(f"{path}: model {key} is defined twice")
-        found[key] = (schema, path.stem, path, sql, props)
+        found[key] = (schema, path.stem, path, _expand(path, _read_sql(path), providers), props)
     models: dict[str, SqlModel] = {}
     for key, (schema, name, path, sql, props) in found.items():
         refs = {f"{s.lower()}.{n.lower()}" for s, n in _REFERENCE.findall(_COMMENT.sub("", sql))}
@@ -99,14 +161,31 @@ def load_models(root: Path = SQL_ROOT) -> dict[str, SqlModel]:
             schema=schema,
             name=name,
             path=path,
+            root=root,
             sql=sql,
             materialized=props.get("materialized", "table"),
             grain=props.get("grain", ""),
             unique_key=tuple(props.get("unique_key") or ()),
+            not_null=tuple(props.get("not_null") or ()),
             depends_on=deps,
             external_sources=external,
         )
     return models
+
+
+@cache
+def load_macros(root: Path = SQL_ROOT) -> tuple[SqlMacro, ...]:
+    """The macros of ``root/macros/``: one ``create or replace macro`` per file, naming no model."""
+    macros = []
+    for path in sorted((root / MACRO_FOLDER).glob("*.sql")):
+        sql = _read_sql(path)
+        statement = _MACRO.match(_COMMENT.sub("", sql).strip())
+        if statement is None:
+            raise ModelError(f"{path}: a macro file holds one `create or replace macro name(...)`")
+        if _REFERENCE.search(_COMMENT.sub("", sql)):
+            raise ModelError(f"{path}: a macro must not refer to tables (macros run before models)")
+        macros.append(SqlMacro(statement.group(1).lower(), path, sql))
+    return tuple(macros)
 
 
 def execution_order(models: dict[str, SqlModel]) -> list[str]:
@@ -119,6 +198,15 @@ class ModelRun:
     key: str
     seconds: float
     row_count: int | None
+
+
+def run_macros(con: duckdb.DuckDBPyConnection, macros: tuple[SqlMacro, ...]) -> None:
+    """Create (or replace) the macros in ``con``'s database, where the models can call them."""
+    for macro in macros:
+        try:
+            con.execute(macro.sql)
+        except duckdb.Error as exc:
+            raise ModelError(f"{macro.path.name} (macro {macro.name}): {exc}") from exc
 
 
 def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> ModelRun:
@@ -146,7 +234,10 @@ def run_models(
     models: dict[str, SqlModel] | None = None,
     only: set[str] | None = None,
 ) -> list[ModelRun]:
-    """Run models in dependency order (all of them, or those in ``only``)."""
+    """Run the macros of the models' root, then the models in dependency order (all of them,
+    or those in ``only``)."""
     models = models or load_models()
+    for root in sorted({model.root for model in models.values()}):
+        run_macros(con, load_macros(root))
     return [run_model(con, models[key]) for key in execution_order(models)
             if only is None or key in only]

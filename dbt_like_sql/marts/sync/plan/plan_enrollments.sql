@@ -86,16 +86,16 @@ compared as (
 incoming_actions as (
     select
         compared.*,
-        case
-            when matched_app_id is null and (is_deleted or settings.import_rule = 'update_only')
-                then 'skip'
-            when matched_app_id is null then 'create'
-            when is_deleted and roster_status = 'active' and origin = 'sync'
-                and settings.may_deactivate then 'deactivate'
-            when is_deleted then 'unchanged'
-            when roster_status <> 'active' then 'reactivate'
-            else 'unchanged'
-        end as action
+        -- an enrollment has no synced fields to update
+        plan_action(
+            matched_app_id is null,
+            is_deleted,
+            settings.import_rule,
+            settings.may_deactivate,
+            roster_status,
+            origin,
+            []::varchar[]
+        ) as action
     from compared
     cross join settings
 ),

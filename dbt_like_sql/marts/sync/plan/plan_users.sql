@@ -112,17 +112,15 @@ compared as (
 incoming_actions as (
     select
         compared.*,
-        case
-            when match_status = 'new' and (is_deleted or settings.import_rule = 'update_only')
-                then 'skip'
-            when match_status = 'new' then 'create'
-            when is_deleted and roster_status = 'active' and origin = 'sync'
-                and settings.may_deactivate then 'deactivate'
-            when is_deleted then 'unchanged'
-            when roster_status <> 'active' then 'reactivate'
-            when len(changed_fields) > 0 then 'update'
-            else 'unchanged'
-        end as action
+        plan_action(
+            match_status = 'new',
+            is_deleted,
+            settings.import_rule,
+            settings.may_deactivate,
+            roster_status,
+            origin,
+            changed_fields
+        ) as action
     from compared
     cross join settings
 ),

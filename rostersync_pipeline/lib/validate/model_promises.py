@@ -1,0 +1,88 @@
+"""What a model's ``_models.yml`` promises, checked on the relation the model built.
+
+A model promises that its ``unique_key`` identifies one row and that its ``not_null`` columns
+are never NULL. :func:`check_promises` reads the relation once (one ``group by`` on the key, or
+one aggregate when there is no key), so a view is executed once; the offending keys are the
+smallest few (``min(key, n)``), kept while aggregating. A broken promise is a
+model bug; the offending keys (at most :data:`SAMPLE_KEYS`) name the rows to look at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from rostersync_pipeline.lib.transform.sql_runner import ModelError, SqlModel
+
+SAMPLE_KEYS = 5
+
+
+@dataclass(frozen=True)
+class PromiseOutcome:
+    """One model's promises as found: rows, duplicated keys, NULLs per ``not_null`` column."""
+
+    model: str
+    rows: int
+    duplicate_keys: int
+    null_counts: dict[str, int]
+    duplicate_sample: list[dict] = field(default_factory=list)
+    null_sample: list[dict] = field(default_factory=list)
+
+    @property
+    def kept(self) -> bool:
+        return self.duplicate_keys == 0 and not any(self.null_counts.values())
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def promises_sql(model: SqlModel) -> str:
+    """The one query that measures ``model``'s promises (identifiers from its YAML, no values)."""
+    relation = f"{_ident(model.schema)}.{_ident(model.name)}"
+    nulls = ", ".join(f"count(*) filter (where {_ident(c)} is null)" for c in model.not_null)
+    null_list = f"[{nulls}]" if nulls else "[]::bigint[]"
+    if not model.unique_key:
+        return f"select count(*), 0, {null_list}, [], [] from {relation}"
+    keys = ", ".join(_ident(c) for c in model.unique_key)
+    key_struct = "{" + ", ".join(f"{_ident(c)}: {_ident(c)}" for c in model.unique_key) + "}"
+    any_null = " or ".join(f"{_ident(c)} is null" for c in model.not_null) or "false"
+    group_nulls = ", ".join(
+        f"count(*) filter (where {_ident(c)} is null) as {_ident('null_' + c)}"
+        for c in model.not_null)
+    summed = ", ".join(f"coalesce(sum({_ident('null_' + c)}), 0)::bigint" for c in model.not_null)
+    return f"""
+with grouped as (
+    select {key_struct} as key, count(*) as copies, bool_or({any_null}) as has_null
+        {', ' + group_nulls if group_nulls else ''}
+    from {relation}
+    group by {keys}
+)
+select
+    coalesce(sum(copies), 0)::bigint,
+    count(*) filter (where copies > 1),
+    [{summed}]::bigint[],
+    coalesce(min(key, $sample) filter (where copies > 1), []),
+    coalesce(min(key, $sample) filter (where has_null), [])
+from grouped
+"""
+
+
+def check_promises(con: duckdb.DuckDBPyConnection, model: SqlModel) -> PromiseOutcome:
+    """Measure ``model``'s ``unique_key`` and ``not_null`` promises on the relation it built."""
+    params = {"sample": SAMPLE_KEYS} if model.unique_key else {}
+    try:
+        rows, duplicates, nulls, duplicate_sample, null_sample = con.execute(
+            promises_sql(model), params).fetchall()[0]
+    except duckdb.Error as exc:
+        raise ModelError(f"{model.path.parent / '_models.yml'} ({model.key}): its unique_key / "
+                         f"not_null cannot be checked: {exc}") from exc
+    return PromiseOutcome(
+        model=model.key,
+        rows=rows,
+        duplicate_keys=duplicates,
+        null_counts=dict(zip(model.not_null, nulls, strict=True)),
+        duplicate_sample=list(duplicate_sample),
+        null_sample=list(null_sample),
+    )
