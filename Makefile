@@ -10,8 +10,8 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-demo: $(VENV)/.installed
-	$(VENV)/bin/rostersync demo
+demo: $(VENV)/.installed .dagster_home/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/.dagster_home $(VENV)/bin/rostersync demo
 
 test: $(VENV)/.installed
 	bash .ci/install-postgres.sh

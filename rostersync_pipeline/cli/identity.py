@@ -13,12 +13,15 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from rostersync_pipeline.cli.districts import CliError, require_configured, require_warehouse
+
 
 def cmd_manual_add(args: argparse.Namespace) -> int:
     from rostersync_pipeline.lib.apply.run_lock import district_lock
     from rostersync_pipeline.lib.identity.manual import ManualRecordError, add_manual_user
     from rostersync_pipeline.lib.storage.warehouse import district_connection
 
+    require_configured(args)
     with district_lock(args.warehouse, args.district_id, run_id=f"cli-{os.getpid()}",
                        purpose="manual add"), \
             district_connection(args.warehouse, args.district_id) as con:
@@ -29,7 +32,7 @@ def cmd_manual_add(args: argparse.Namespace) -> int:
                 sis_id=args.sis_id, grade=args.grade, school_app_id=args.school_app_id,
             )
         except ManualRecordError as exc:
-            raise SystemExit(f"manual add: {exc}") from exc
+            raise CliError(str(exc)) from exc
     print(f"manual {args.role} added as app record {app_id} (origin manual: matched on email, "
           "never deactivated by a sync)")
     return 0
@@ -39,6 +42,7 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
     from rostersync_pipeline.lib.identity.decisions import list_alerts
     from rostersync_pipeline.lib.storage.warehouse import district_connection
 
+    require_warehouse(args)
     with district_connection(args.warehouse, args.district_id, read_only=True) as con:
         alerts = list_alerts(con, include_decided=args.all)
     if not alerts:
@@ -59,10 +63,11 @@ def cmd_alerts_decide(args: argparse.Namespace) -> int:
 
     config = {"source_id": args.source_id, "match_app_id": args.match, "create": args.create,
               "decided_by": args.by or getpass.getuser(), "note": args.note}
+    require_configured(args)
     outcome = run_review_job(DECIDE_JOB_NAME, args.district_id, "record_match_decision", config,
                              config_dir=Path(args.config_dir), warehouse_dir=Path(args.warehouse))
     if not outcome.success:
-        raise SystemExit(f"alerts decide: {outcome.failure}")
+        raise CliError(outcome.failure or "the decision was refused")
     target = f"app record {args.match}" if args.match is not None else "a new record"
     print(f"recorded: {args.source_id} -> {target}; the next sync honours it")
     return 0
@@ -72,6 +77,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from rostersync_pipeline.lib.identity.explain import explain
     from rostersync_pipeline.lib.storage.warehouse import district_connection
 
+    require_warehouse(args)
     with district_connection(args.warehouse, args.district_id, read_only=True) as con:
         found = explain(con, args.key)
     if not found:

@@ -1,4 +1,8 @@
-"""The ``rostersync`` command: drives the same Dagster job in-process that the UI launches."""
+"""The ``rostersync`` command: drives the same Dagster jobs in-process that the UI launches.
+
+Mistakes at the terminal (an unknown district, a refused approval, a bad config) end with one or
+two lines saying what is wrong and what to do; ``--debug`` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,13 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
+
+from rostersync_pipeline.cli.districts import CliError, require_configured, require_warehouse
 from rostersync_pipeline.cli.identity import register_identity_commands
 from rostersync_pipeline.cli.review import add_review_commands
 from rostersync_pipeline.config import ConfigError
+from rostersync_pipeline.lib.apply.run_lock import DistrictBusy
 
 DEFAULT_CONFIG_DIR = os.environ.get("ROSTERSYNC_CONFIG_DIR", "config/districts")
 DEFAULT_WAREHOUSE = os.environ.get("ROSTERSYNC_WAREHOUSE", "warehouse")
@@ -24,8 +32,14 @@ def _print_outcome(outcome, warehouse_dir: Path, district_id: str) -> None:
 
     if outcome.summary:
         print(summary_text(outcome.summary))
+    elif outcome.reason:
+        print(f"district {district_id}  run {outcome.run_id}  status: {outcome.status}")
+        print(f"note: {outcome.reason}")
     if outcome.failure:
         print(f"run failed: {outcome.failure}", file=sys.stderr)
+    hint = next_step(outcome.summary)
+    if hint:
+        print(f"\nnext step: {hint}")
     print()
     print("seconds per stage: " + ", ".join(f"{k} {v:.2f}" for k, v in outcome.stage_seconds.items()))
     if outcome.summary and outcome.summary.export_path:
@@ -34,10 +48,26 @@ def _print_outcome(outcome, warehouse_dir: Path, district_id: str) -> None:
     print(f"analytics:     {Path(warehouse_dir) / 'analytics.duckdb'}")
 
 
+def next_step(summary) -> str | None:
+    """What to do after a run that imported nothing because no school matched (a first sync
+    into an app that has none of the district's schools yet)."""
+    if summary is None or not summary.error_counts.get("SCHOOL_NOT_MATCHED"):
+        return None
+    changed = sum(n for entity, actions in summary.counts.items() if entity != "schools"
+                  for action, n in actions.items() if action != "unchanged")
+    if changed:
+        return None
+    return (f"no school matched an app school, so nothing was imported "
+            f"({summary.error_counts['SCHOOL_NOT_MATCHED']} SCHOOL_NOT_MATCHED). Map the SIS "
+            "schools to the app's names (schools.custom_names), or let sync create them "
+            "(schools.create_unmatched: true) in the district config, then sync again; "
+            "the error export lists the closest app names")
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     from rostersync_pipeline.runner import run_sync
 
-    os.environ.setdefault("ROSTERSYNC_PROGRESS", "1")
+    require_configured(args)
     outcome = run_sync(
         args.district_id,
         config_dir=Path(args.config_dir),
@@ -57,11 +87,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from rostersync_pipeline.runner import run_sync
 
     if args.students < 1100:
-        raise SystemExit("demo: --students must be at least 1100 (two schools of 550; one of "
+        raise CliError("--students must be at least 1100 (two schools of 550; one of "
                          "them plays the school the app does not know)")
     warehouse = Path(args.warehouse)
     demo_root = warehouse / "demo"
-    config_dir = demo_root / "config"
+    config_dir = Path(args.config_dir)
     bundle = demo_root / "bundles" / "night-0"
     started = time.perf_counter()
     shutil.rmtree(demo_root, ignore_errors=True)
@@ -77,10 +107,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print("seeded problems: a rotated ID, a shared email, a missing required value, an "
           "unknown school name, an unmapped grade\n")
-    os.environ.setdefault("ROSTERSYNC_PROGRESS", "1")
     outcome = run_sync(DEMO_DISTRICT, config_dir=config_dir, warehouse_dir=warehouse, progress=True)
     _print_outcome(outcome, warehouse, DEMO_DISTRICT)
     print(f"config:        {config_dir / (DEMO_DISTRICT + '.yaml')}")
+    home = os.environ.get("DAGSTER_HOME")
+    if home:
+        print(f"Dagster:       {home} (the run, the district's partition and its nightly "
+              "schedule; open it with `make dev`)")
+    else:
+        print("Dagster:       not recorded (no DAGSTER_HOME; `make demo` sets .dagster_home, "
+              "which `make dev` opens)")
     print(f"total seconds: {time.perf_counter() - started:.1f}")
     return 0 if outcome.success else 1
 
@@ -90,10 +126,11 @@ def cmd_errors(args: argparse.Namespace) -> int:
     from rostersync_pipeline.lib.report.run_record import latest_run_id
     from rostersync_pipeline.lib.storage.warehouse import district_connection
 
-    with district_connection(args.warehouse, args.district_id) as con:
+    require_warehouse(args)
+    with district_connection(args.warehouse, args.district_id, read_only=True) as con:
         run_id = args.run or latest_run_id(con)
         if run_id is None:
-            raise SystemExit(f"no runs recorded for district {args.district_id} yet")
+            raise CliError(f"no runs recorded for district {args.district_id} yet")
         rows = export_errors(con, args.district_id, run_id, Path(args.out))
     print(f"{rows} error rows of run {run_id} written to {args.out}")
     return 0
@@ -108,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="directory of district YAML files (default %(default)s)")
         p.add_argument("--warehouse", default=DEFAULT_WAREHOUSE,
                        help="warehouse directory (default %(default)s)")
+        p.add_argument("--debug", action="store_true",
+                       help="show tracebacks and Dagster's own log lines")
 
     demo = sub.add_parser("demo", help="generate a synthetic district with problems and sync it")
     demo.add_argument("--students", type=int, default=2000)
@@ -135,11 +174,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    debug = getattr(args, "debug", False)
     try:
         return args.func(args)
     except ConfigError as exc:
+        if debug:
+            raise
         print(f"config error: {exc}", file=sys.stderr)
         return 2
+    except (CliError, DistrictBusy, FileNotFoundError, duckdb.Error) as exc:
+        if debug:
+            raise
+        print(f"{args.command}: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rostersync_pipeline.cli.districts import CliError, require_configured, require_warehouse
+
 if TYPE_CHECKING:
     from rostersync_pipeline.lib.report.run_record import RunSummary
 
@@ -28,14 +30,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from rostersync_pipeline.lib.report.summary_text import summary_text
     from rostersync_pipeline.lib.storage.warehouse import district_connection
 
+    require_warehouse(args)
     with district_connection(args.warehouse, args.district_id, read_only=True) as con:
         run_id = args.run or latest_run_id(con)
         if run_id is None:
-            raise SystemExit(f"no runs recorded for {args.district_id} yet")
+            raise CliError(f"no runs recorded for {args.district_id} yet")
         summary = read_run_summary(con, run_id)
         waiting = plans_awaiting_review(con)
     if summary is None:
-        raise SystemExit(f"run {run_id} is not recorded for {args.district_id}")
+        raise CliError(f"run {run_id} is not recorded for {args.district_id} (rostersync plan "
+                       f"{args.district_id} shows the latest)")
     print(summary_text(summary))
     if waiting:
         print("\nplans waiting for review (requires_review):")
@@ -55,6 +59,7 @@ def _review(args: argparse.Namespace, job_name: str, op_name: str,
     from rostersync_pipeline.lib.storage.warehouse import district_connection
     from rostersync_pipeline.runner import run_review_job
 
+    require_configured(args)
     outcome = run_review_job(job_name, args.district_id, op_name, op_config,
                              config_dir=Path(args.config_dir), warehouse_dir=Path(args.warehouse))
     if not outcome.success:

@@ -14,13 +14,16 @@ from rostersync_pipeline.lib.storage.warehouse import district_connection
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    warehouse = tmp_path_factory.mktemp("demo") / "warehouse"
+    root = tmp_path_factory.mktemp("demo")
+    warehouse = root / "warehouse"
     import contextlib
     import io
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert main(["demo", "--warehouse", str(warehouse)]) == 0
+        assert main(["demo", "--warehouse", str(warehouse),
+                     "--config-dir", str(root / "config")]) == 0
+    assert (root / "config" / "demo-district.yaml").is_file()
     return warehouse, out.getvalue()
 
 

@@ -108,7 +108,7 @@ def threshold_reasons(
     share = 100.0 * deactivations / size
     if deactivations and (deactivations >= size or share > BLIND_SPOT_PCT):
         return [f"{entity}: would deactivate {deactivations} of {size} active records "
-                f"({share:.1f}%; more than half, or all, are held whatever min_entity_size)"]
+                f"({share:.1f}%: more than half, or all, are held whatever min_entity_size)"]
     if size < guard.min_entity_size:
         return []
     reasons = []

@@ -197,8 +197,7 @@ def district_connection(
     path.parent.mkdir(parents=True, exist_ok=True)
     con = _connect_with_retry(path, read_only, lock_timeout_s)
     try:
-        if os.environ.get("ROSTERSYNC_PROGRESS") == "1":
-            con.execute("set enable_progress_bar = true")
+        con.execute("set enable_progress_bar = false")  # the CLI shows the stage, not DuckDB's bar
         # Bounded memory: past this DuckDB spills to disk instead of growing the process.
         con.execute("set memory_limit = ?",
                     [os.environ.get("ROSTERSYNC_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)])
