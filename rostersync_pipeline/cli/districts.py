@@ -17,19 +17,23 @@ class CliError(RuntimeError):
 def require_configured(args: argparse.Namespace) -> None:
     """Refuse an unknown district, listing the configured ones."""
     config_dir = Path(args.config_dir)
-    known = [p.stem for p in district_config_paths(config_dir)] if config_dir.is_dir() else []
-    if args.district_id in known:
+    if args.district_id in configured(config_dir):
         return
-    listed = ", ".join(known) if known else "none"
     raise CliError(f"unknown district {args.district_id!r}: no {args.district_id}.yaml in "
-                   f"{config_dir} (configured: {listed}); pass --config-dir or set "
-                   "ROSTERSYNC_CONFIG_DIR")
+                   f"{config_dir} (configured: {', '.join(configured(config_dir)) or 'none'}); "
+                   "pass --config-dir or set ROSTERSYNC_CONFIG_DIR")
 
 
 def require_warehouse(args: argparse.Namespace) -> None:
-    """Refuse a read of a district that has never been synced (nothing is created)."""
-    require_configured(args)
+    """Refuse a read of a district that has no warehouse (nothing is created): an unknown
+    district lists the configured ones, a configured one that never synced says so."""
     path = district_db_path(args.warehouse, args.district_id)
-    if not path.exists():
-        raise CliError(f"district {args.district_id} has no warehouse yet ({path}); run "
-                       f"`rostersync sync {args.district_id}` first, or pass --warehouse")
+    if path.exists():
+        return
+    require_configured(args)
+    raise CliError(f"district {args.district_id} has no warehouse yet ({path}); run "
+                   f"`rostersync sync {args.district_id}` first, or pass --warehouse")
+
+
+def configured(config_dir: Path) -> list[str]:
+    return [p.stem for p in district_config_paths(config_dir)] if config_dir.is_dir() else []
