@@ -101,11 +101,15 @@ incoming_actions as (
 ),
 
 held_users as (
-    -- app users an incoming record points at but that were not imported this run
+    -- app users an incoming record points at but that were not imported this run, and app
+    -- users a problem row names (EMAIL_CHANGED_IN_SIS, a held POSSIBLE_DUPLICATE...): plan_users
+    -- leaves them as they are, so their enrollments stay too
     select matches.app_id
     from sync.matches as matches
     anti join plan_users on plan_users.source_id = matches.source_id
     where matches.entity in ('students', 'educators') and matches.app_id is not null
+    union
+    select app_id from sync.user_checks where app_id is not null
 ),
 
 held_sections as (
