@@ -23,7 +23,9 @@ class Faults:
     ``server_errors``: how many times to answer 500 (a large number means always);
     ``slow``: seconds to sleep before answering (once per key);
     ``truncated``: how many times to send half the body;
-    ``unauthorized_from``: from this (endpoint, page) on, every request gets 401.
+    ``unauthorized_from``: from this (endpoint, page) on, every request gets 401;
+    ``replaced``: answer this (status, body, content type) instead of the page, every time
+    (an HTML error page with status 200, a body in another API version's shape...).
     """
 
     rate_limited: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -32,6 +34,7 @@ class Faults:
     slow: dict[tuple[str, int], float] = field(default_factory=dict)
     truncated: dict[tuple[str, int], int] = field(default_factory=dict)
     unauthorized_from: tuple[str, int] | None = None
+    replaced: dict[tuple[str, int], tuple[int, bytes, str]] = field(default_factory=dict)
 
 
 class FakeServer:
@@ -121,6 +124,10 @@ class FakeServer:
             return
         if self.take_fault(self.faults.truncated, key):
             self.send(handler, 200, body[: len(body) // 2], headers)
+            return
+        if key in self.faults.replaced:
+            status, replacement, content_type = self.faults.replaced[key]
+            self.send(handler, status, replacement, headers, content_type=content_type)
             return
         self.send(handler, 200, body, headers)
 

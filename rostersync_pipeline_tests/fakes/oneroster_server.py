@@ -113,16 +113,36 @@ class _Validator(RequestValidator):
         return True
 
 
+def password_of(sourced_id: str) -> str:
+    """The password ``OneRosterServer(with_passwords=True)`` sends for a user."""
+    return f"Pw-{sourced_id[-8:]}-s3cret"
+
+
+def add_passwords(users: list[dict], version: str) -> None:
+    """Give every user a ``password`` (and in 1.2 a userProfile credential holding it)."""
+    for user in users:
+        user["password"] = password_of(user["sourcedId"])
+        if version == "1.2":
+            user["userProfiles"] = [{
+                "profileId": f"profile-{user['sourcedId']}", "profileType": "lms",
+                "vendorId": "v1", "credentials": [{
+                    "type": "password", "username": user["username"],
+                    "password": password_of(user["sourcedId"])}]}]
+
+
 class OneRosterServer(FakeServer):
     def __init__(self, version: str = "1.1", client_id: str = "district-key",
                  client_secret: str = "district-secret", send_total: bool = True,
-                 send_link: bool = True, token_ttl_s: int = 3600) -> None:
+                 send_link: bool = True, token_ttl_s: int = 3600,
+                 with_passwords: bool = False) -> None:
         super().__init__()
         self.version = version
         self.client_id, self.client_secret = client_id, client_secret
         self.send_total, self.send_link = send_total, send_link
         self.token_ttl_s = token_ttl_s
         self.collections = demo_roster(version)
+        if with_passwords:
+            add_passwords(self.collections["users"], version)
         self.oauth1 = SignatureOnlyEndpoint(_Validator(client_id, client_secret))
         self.tokens: set[str] = set()
         self.tokens_issued = 0

@@ -18,6 +18,12 @@ member and the reason, before a byte lands:
   sizes can lie), and a member whose data is damaged.
 
 ``ROSTERSYNC_BUNDLE_MAX_BYTES`` overrides the total size limit (bytes, read at run time).
+
+Every CSV file is also decoded on its way in (:mod:`~rostersync_pipeline.lib.ingest.encodings`):
+the work folder holds UTF-8 only. A file with a byte that does not decode in its encoding (its
+byte-order mark's, else ``source.encoding``) is left out of the work folder, and is one blocking
+``INVALID_ENCODING`` problem of :class:`OpenedBundle` naming file, line, byte offset and
+encoding; the rest of the bundle is copied.
 """
 
 from __future__ import annotations
@@ -32,10 +38,11 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO
 
+from rostersync_pipeline.lib.ingest.encodings import UTF8, Undecodable, copy_as_utf8
 from rostersync_pipeline.lib.ingest.landing import CANONICAL_ENTITIES, FetchProblem, FetchResult
 
 if TYPE_CHECKING:
@@ -143,33 +150,64 @@ def check_bundle_allowed(bundle: Path, source: FileSourceSettings) -> None:
     )
 
 
-def open_bundle(bundle: Path, work_dir: Path, *, limits: BundleLimits | None = None) -> Path:
-    """Check ``bundle`` and copy its CSV files into ``work_dir``; returns ``work_dir``.
+@dataclass
+class OpenedBundle:
+    """The bundle's CSV files copied as UTF-8 into ``directory``, and the files left out
+    because they do not decode (``unreadable``: lower-cased stems; ``problems``: one blocking
+    ``INVALID_ENCODING`` each)."""
 
-    Raises :class:`BundleRefused`; on any failure ``work_dir`` is removed. On success the caller
-    removes it (see :func:`run_work_dir`).
+    directory: Path
+    encoding: str = UTF8
+    problems: list[FetchProblem] = field(default_factory=list)
+    unreadable: set[str] = field(default_factory=set)
+    encodings: dict[str, str] = field(default_factory=dict)
+    """File name -> the encoding it was read in (``utf-16-le`` for a file with that mark)."""
+
+    def files(self) -> dict[str, Path]:
+        return find_files(self.directory)
+
+    def refuse(self, file_name: str, target: Path, exc: Undecodable) -> None:
+        target.unlink(missing_ok=True)
+        self.unreadable.add(PurePosixPath(file_name).stem.lower())
+        self.problems.append(FetchProblem(
+            _shown(file_name),
+            f"cannot be read as {exc.encoding}: {exc}; the file was not landed and nothing is "
+            f"deactivated this run. Declare source.encoding (it is {self.encoding}) or export "
+            "the file as UTF-8",
+            row=exc.line, error_code="INVALID_ENCODING", record_type="file",
+        ))
+
+
+def open_bundle(bundle: Path, work_dir: Path, *, limits: BundleLimits | None = None,
+                encoding: str = UTF8) -> OpenedBundle:
+    """Check ``bundle`` and copy its CSV files, as UTF-8, into ``work_dir``.
+
+    ``encoding`` is the district's declared ``source.encoding`` (a codec name, see
+    :func:`encodings.normalize_encoding`). Raises :class:`BundleRefused`; on any failure
+    ``work_dir`` is removed. On success the caller removes it (see :func:`run_work_dir`).
     """
     limits = limits or BundleLimits.from_env()
     name = _shown(bundle.name)
     work_dir.mkdir(parents=True, exist_ok=True)
+    opened = OpenedBundle(work_dir, encoding=encoding)
     try:
         fd = _open_no_follow(bundle, name)
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
             try:
-                _copy_directory(fd, name, work_dir, limits)
+                _copy_directory(fd, name, opened, limits)
             finally:
                 os.close(fd)
         elif stat.S_ISREG(mode):
             with os.fdopen(fd, "rb") as handle:
-                _extract_zip(handle, name, work_dir, limits)
+                _extract_zip(handle, name, opened, limits)
         else:
             os.close(fd)
             raise BundleRefused(name, "not a .zip file or a directory")
     except BaseException:
         _remove(work_dir)
         raise
-    return work_dir
+    return opened
 
 
 def find_files(directory: Path) -> dict[str, Path]:
@@ -177,7 +215,7 @@ def find_files(directory: Path) -> dict[str, Path]:
     return {p.stem.lower(): p for p in directory.iterdir() if p.suffix.lower() == ".csv"}
 
 
-def _copy_directory(dir_fd: int, name: str, work_dir: Path, limits: BundleLimits) -> None:
+def _copy_directory(dir_fd: int, name: str, opened: OpenedBundle, limits: BundleLimits) -> None:
     with os.scandir(dir_fd) as scan:
         entries = list(scan)
     if len(entries) > limits.max_members:
@@ -199,10 +237,10 @@ def _copy_directory(dir_fd: int, name: str, work_dir: Path, limits: BundleLimits
         with os.fdopen(fd, "rb") as source:
             if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
                 raise BundleRefused(location, "is not a regular file")
-            _stream(source, work_dir / entry.name, location, budget, declared=None)
+            _stream(source, entry.name, opened, location, budget, declared=None)
 
 
-def _extract_zip(handle: BinaryIO, name: str, work_dir: Path, limits: BundleLimits) -> None:
+def _extract_zip(handle: BinaryIO, name: str, opened: OpenedBundle, limits: BundleLimits) -> None:
     try:
         archive = zipfile.ZipFile(handle)
     except (*READ_ERRORS, ValueError) as exc:
@@ -217,7 +255,7 @@ def _extract_zip(handle: BinaryIO, name: str, work_dir: Path, limits: BundleLimi
             except READ_ERRORS as exc:
                 raise BundleRefused(location, f"cannot be read: it is damaged ({exc})") from exc
             with source:
-                _stream(source, work_dir / PurePosixPath(member.filename).name, location,
+                _stream(source, PurePosixPath(member.filename).name, opened, location,
                         budget, declared=member.file_size)
 
 
@@ -292,29 +330,48 @@ class _Budget:
                                           f"({MAX_BYTES_ENV}); refused as a zip bomb")
 
 
-def _stream(source: BinaryIO, target: Path, location: str, budget: _Budget,
-            declared: int | None) -> None:
-    """Copy ``source`` to a new ``target`` in chunks, refusing past ``declared`` or the budget.
+class _CheckedReader:
+    """``source`` read in chunks, refusing past ``declared`` bytes or the bundle's budget.
 
     (``zipfile`` itself stops at the declared size and then fails the CRC check; the counter
     does not rely on that.)
     """
-    written = 0
-    with open(target, "xb") as out:
-        while True:
-            try:
-                chunk = source.read(CHUNK_BYTES)
-            except READ_ERRORS as exc:
-                raise BundleRefused(location, f"cannot be read: it is damaged or its data does "
-                                              f"not match its declared size ({exc})") from exc
-            if not chunk:
-                return
-            written += len(chunk)
-            if declared is not None and written > declared:
-                raise BundleRefused(location, f"inflates past the {declared} bytes it declares; "
-                                              "refused as a zip bomb")
-            budget.spend(len(chunk), location)
-            out.write(chunk)
+
+    def __init__(self, source: BinaryIO, location: str, budget: _Budget,
+                 declared: int | None) -> None:
+        self.source = source
+        self.location = location
+        self.budget = budget
+        self.declared = declared
+        self.read_bytes = 0
+
+    def read(self, size: int) -> bytes:
+        try:
+            chunk = self.source.read(size)
+        except READ_ERRORS as exc:
+            raise BundleRefused(self.location, f"cannot be read: it is damaged or its data "
+                                               f"does not match its declared size ({exc})") from exc
+        self.read_bytes += len(chunk)
+        if self.declared is not None and self.read_bytes > self.declared:
+            raise BundleRefused(self.location, f"inflates past the {self.declared} bytes it "
+                                               "declares; refused as a zip bomb")
+        self.budget.spend(len(chunk), self.location)
+        return chunk
+
+
+def _stream(source: BinaryIO, file_name: str, opened: OpenedBundle, location: str,
+            budget: _Budget, declared: int | None) -> None:
+    """Copy one CSV file into the work folder as UTF-8 (:func:`encodings.copy_as_utf8`); a
+    file that does not decode is removed again and recorded in ``opened``."""
+    target = opened.directory / file_name
+    reader = _CheckedReader(source, location, budget, declared)
+    try:
+        with open(target, "xb") as out:
+            opened.encodings[file_name] = copy_as_utf8(reader, out.write,
+                                                       declared=opened.encoding,
+                                                       chunk_bytes=CHUNK_BYTES)
+    except Undecodable as exc:
+        opened.refuse(file_name, target, exc)
 
 
 def _open_no_follow(path: Path, location: str, *, dir_fd: int | None = None) -> int:

@@ -3,10 +3,13 @@
 After each landing every non-empty ``raw.*`` table is copied to ``<table>.parquet`` in the run's
 folder, or, for a file bundle (a .zip or a directory of CSV), its CSV files as landed: the
 checked copy :func:`bundles.open_bundle` made in the run's work folder (cheaper than re-encoding
-them, and the bytes the district sent), regular ``.csv`` files only, never through a symbolic
-link. A run that landed nothing leaves no folder. Only the newest ``keep`` run folders of a
-district are kept (older ones are deleted).
-The raw tables hold what the provider sent, never a token or secret (those travel in headers).
+them): the bytes the district sent when they were UTF-8, else their UTF-8 transcoding; a file
+that did not decode is not there; a file whose password column holds a value is there
+without that column (unless the district keeps passwords). Regular ``.csv`` files only, never
+through a symbolic link. A run that landed nothing leaves no folder. Only the newest ``keep``
+run folders of a district are kept (older ones are deleted).
+The raw tables hold what the provider sent, never a token or secret (those travel in headers),
+and no password unless the district keeps them (``source.keep_passwords``).
 """
 
 from __future__ import annotations

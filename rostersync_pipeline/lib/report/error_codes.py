@@ -143,6 +143,41 @@ ERROR_CODES: dict[str, ErrorCode] = {
             "ROSTERSYNC_BUNDLE_MAX_BYTES.",
         ),
         ErrorCode(
+            "INVALID_ENCODING",
+            "A file of the bundle holds a byte that is not valid in its character encoding "
+            "(source_row = the line; the message names the byte offset and the encoding "
+            "tried). The file was not landed, and nothing was deactivated this run.",
+            "Declare the file's encoding as source.encoding in the district config (e.g. "
+            "cp1252, shift_jis), or export the file as UTF-8, then send the bundle again.",
+        ),
+        ErrorCode(
+            "UNKNOWN_COLUMN",
+            "A column of the file (column B) is neither a spec column nor a known legacy name, "
+            "or repeats one the file already has; its values were not imported (they are kept "
+            "in the raw table's _ext).",
+            "Rename the column in the SIS export to the spec name it stands for, name a vendor "
+            "extension column as the format allows (OneRoster metadata.<name>, Clever "
+            "ext.<name>), or remove it.",
+        ),
+        ErrorCode(
+            "MISSING_COLUMN",
+            "A spec column (column B) is missing while the file has a column whose name differs "
+            "from it only in case, spaces, '_' or '-' (the message names both). That column "
+            "was read as the spec column.",
+            "Rename the column in the SIS export to the spec name in column B.",
+        ),
+        ErrorCode(
+            "UNSUPPORTED_RESPONSE",
+            "An API page is not in the response shape of the API version rostersync speaks (an "
+            "older version, an HTML page, no list of records, a record without its ID or with "
+            "a field of the wrong type); source_file names endpoint and page, the message what "
+            "was wrong. Nothing of that page or the endpoint's later pages was landed, and "
+            "nothing was deactivated this run.",
+            "Check the source's base_url and API version (Clever v3.0 / v3.1, OneRoster 1.1 / "
+            "1.2) and that the service answers with its API rather than an error or sign-in "
+            "page; if it does, send the message to the provider's support.",
+        ),
+        ErrorCode(
             "FETCH_INCOMPLETE",
             "Part of the roster could not be fetched (a missing file, a failed page).",
             "Send the complete bundle (every file the manifest lists) or retry the fetch. No "

@@ -2,7 +2,10 @@
 
 - Every call has a timeout (connect, read).
 - 5xx answers, connection errors, timeouts and unparseable JSON bodies are retried with bounded
-  exponential backoff (``tenacity``); 4xx answers other than 429 are not.
+  exponential backoff (``tenacity``); 4xx answers other than 429 are not. An answer that is not
+  JSON at all (an HTML error or sign-in page, even with status 200) is not retried either: it
+  is an :class:`HttpError` with ``unsupported`` set (the adapter reports
+  ``UNSUPPORTED_RESPONSE``).
 - 429 waits until ``Retry-After`` (seconds or HTTP date) or ``X-RateLimit-Reset`` (epoch
   seconds), capped, then repeats the same request.
 - A 401 asks the auth object to refresh once (OAuth2 tokens) before it is reported.
@@ -75,13 +78,18 @@ class RetryPolicy:
 
 
 class HttpError(Exception):
-    """A request that did not succeed after retries; ``url`` is already redacted."""
+    """A request that did not succeed after retries; ``url`` is already redacted.
 
-    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
+    ``unsupported``: the server answered, but not in a shape the client can read (not JSON).
+    """
+
+    def __init__(self, url: str, reason: str, status: int | None = None, *,
+                 unsupported: bool = False) -> None:
         super().__init__(f"{url}: {reason}")
         self.url = url
         self.reason = reason
         self.status = status
+        self.unsupported = unsupported
 
 
 class _Transient(Exception):
@@ -197,6 +205,15 @@ class HttpClient:
         try:
             return response, response.json()
         except ValueError as exc:
+            content_type = response.headers.get("Content-Type", "")
+            if _not_json(response.content, content_type):
+                log.warning("non-JSON answer (%s, %d bytes) on %s", content_type or "no type",
+                            len(response.content), safe_url)
+                raise HttpError(
+                    safe_url, f"the answer is not JSON (HTTP {response.status_code}, Content-Type "
+                    f"{content_type.split(';')[0].strip() or 'none'}, {len(response.content)} "
+                    "bytes): an error or sign-in page, not the API", response.status_code,
+                    unsupported=True) from exc
             log.warning("invalid JSON body (%d bytes) on %s", len(response.content), safe_url)
             raise _Transient("truncated or invalid JSON body") from exc
 
@@ -232,7 +249,8 @@ class HttpClient:
             try:
                 response, data = self.request("GET", request.url, params=request.params)
             except HttpError as exc:
-                raise PageError(path, number, exc.reason, exc.status) from exc
+                raise PageError(path, number, exc.reason, exc.status,
+                                unsupported=exc.unsupported) from exc
             try:
                 paginator.update_state(response, data)
             except PaginationError as exc:
@@ -249,14 +267,33 @@ class HttpClient:
 
 
 class PageError(Exception):
-    """A page that could not be fetched: names the endpoint and the 1-based page number."""
+    """A page that could not be fetched: names the endpoint and the 1-based page number.
 
-    def __init__(self, endpoint: str, page: int, reason: str, status: int | None = None) -> None:
+    ``unsupported``: the page came, in a shape the adapter does not speak (not JSON, or not the
+    API version's response schema); adapters report it as ``UNSUPPORTED_RESPONSE``.
+    """
+
+    def __init__(self, endpoint: str, page: int, reason: str, status: int | None = None, *,
+                 unsupported: bool = False) -> None:
         super().__init__(f"{endpoint} page {page}: {reason}")
         self.endpoint = endpoint
         self.page = page
         self.reason = reason
         self.status = status
+        self.unsupported = unsupported
+
+    @property
+    def error_code(self) -> str:
+        return "UNSUPPORTED_RESPONSE" if self.unsupported else "FETCH_INCOMPLETE"
+
+
+def _not_json(body: bytes, content_type: str) -> bool:
+    """A body that is no attempt at JSON: markup, or a declared non-JSON type. (A JSON type
+    whose body does not parse is taken as truncated and retried.)"""
+    if body.lstrip()[:1] == b"<":
+        return True
+    media = content_type.split(";")[0].strip().lower()
+    return bool(media) and "json" not in media
 
 
 class BearerAuth(requests.auth.AuthBase):

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import ClassVar
 
 import duckdb
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from rostersync_pipeline.lib.ingest.encodings import UTF8, normalize_encoding
 from rostersync_pipeline.lib.ingest.http import RetryPolicy
 from rostersync_pipeline.lib.ingest.landing import FetchResult
 
@@ -41,6 +42,21 @@ class FileSourceSettings(SourceSettings):
     drop_folder: str | None = Field(
         default=None, description="Folder watched by the drop-folder sensor (SFTP landing dir)."
     )
+    encoding: str = Field(
+        default=UTF8,
+        description="Encoding of files without a byte-order mark (a Python codec name: "
+        "cp1252, iso-8859-1, shift_jis...); every file is transcoded to UTF-8 at landing.",
+    )
+    keep_passwords: bool = Field(
+        default=False,
+        description="Land password columns (a risk: they then sit in raw tables and archives). "
+        "Only for an app that sets initial passwords from the SIS.",
+    )
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        return normalize_encoding(value)
 
 
 class ApiSourceSettings(SourceSettings):

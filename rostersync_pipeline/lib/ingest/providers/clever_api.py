@@ -5,6 +5,10 @@
 - Then schools, users (every role), sections (their ``students[]`` / ``teachers[]`` become
   enrollments in staging), terms and courses, ``limit`` up to 10,000 per page, following the
   body's ``links`` (``rel: next`` with ``starting_after``).
+- Every page is checked against the v3 response shape before it lands
+  (:mod:`clever_shapes`): a page in another shape (an older API version, an HTML page with
+  status 200, no ``data`` list, a record without its ``id``) lands nothing of itself, stops its
+  endpoint and is one ``UNSUPPORTED_RESPONSE`` problem naming endpoint, page and what is wrong.
 - Fail closed: a page that still fails after retries, an auth failure midway, a truncated or
   invalid JSON body, or a broken cursor is a :class:`FetchProblem` naming the endpoint and the
   page; the entity stays marked as fetched (``bulk``) and the result is incomplete.
@@ -28,7 +32,7 @@ from rostersync_pipeline.lib.ingest.http import (
     RetryPolicy,
 )
 from rostersync_pipeline.lib.ingest.landing import EntityMode, FetchProblem, FetchResult
-from rostersync_pipeline.lib.ingest.providers import clever_events
+from rostersync_pipeline.lib.ingest.providers import clever_events, clever_shapes
 from rostersync_pipeline.lib.ingest.providers.base import (
     ApiSourceSettings,
     LandingContext,
@@ -70,26 +74,32 @@ def api_root(base_url: str | None, api_version: str = "v3.0") -> str:
     return f"{root}/{api_version}"
 
 
-def _records(page_data: Any) -> list[dict]:
-    rows = page_data.get("data") if isinstance(page_data, dict) else None
-    if not isinstance(rows, list):
-        raise ValueError("the body has no 'data' list")
-    return [row.get("data", row) if isinstance(row, dict) else {} for row in rows]
+def checked_records(endpoint: str, page_number: int, body: Any, version: str) -> list[dict]:
+    """The objects of one list page, once the page has the v3 shape; raises an unsupported
+    :class:`PageError` (nothing of the page is landed) when it has not."""
+    problem = clever_shapes.page_problem(endpoint, body, version)
+    if problem:
+        raise PageError(endpoint, page_number, problem, unsupported=True)
+    return [row["data"] for row in body["data"]]
 
 
 def _problem(endpoint: str, exc: PageError) -> FetchProblem:
     return FetchProblem(
         location=f"clever {endpoint} page {exc.page}",
         reason=exc.reason,
-        error_code="FETCH_INCOMPLETE",
+        error_code=exc.error_code,
         record_type="endpoint",
     )
 
 
-def fetch_district_state(client: HttpClient) -> tuple[str, list[dict]]:
+def fetch_district_state(client: HttpClient, version: str = "v3.0") -> tuple[str, list[dict]]:
     """The district's sync state and its records (a token sees exactly one district)."""
-    body = client.get_json("districts")
-    districts = _records(body)
+    try:
+        body = client.get_json("districts")
+    except HttpError as exc:
+        raise PageError("districts", 1, exc.reason, exc.status,
+                        unsupported=exc.unsupported) from exc
+    districts = checked_records("districts", 1, body, version)
     if not districts:
         return "missing", []
     states = {str(d.get("state") or "running").lower() for d in districts}
@@ -99,7 +109,7 @@ def fetch_district_state(client: HttpClient) -> tuple[str, list[dict]]:
 
 def land_endpoint(
     con: duckdb.DuckDBPyConnection, client: HttpClient, endpoint: str, *,
-    run_id: str, page_limit: int,
+    run_id: str, page_limit: int, version: str = "v3.0",
 ) -> tuple[int, PageError | None]:
     """Land every page of one list endpoint; returns rows landed and the failure, if any."""
     table = f"clever_{endpoint}"
@@ -107,10 +117,7 @@ def land_endpoint(
     paginator = JsonLinksCursorPaginator(limit=page_limit)
     try:
         for page in client.paginate(endpoint, paginator):
-            try:
-                records = _records(page.data)
-            except ValueError as exc:
-                raise PageError(endpoint, page.number, str(exc)) from exc
+            records = checked_records(endpoint, page.number, page.data, version)
             landed += land_records(con, table, records, run_id=run_id, source_file=endpoint,
                                    first_row=landed + 1)
     except PageError as exc:
@@ -140,19 +147,20 @@ def fetch_and_land(
         raise ValueError("a Clever district bearer token is required (source.token_env)")
     if not 1 <= page_limit <= MAX_PAGE_LIMIT:
         raise ValueError(f"page_limit must be between 1 and {MAX_PAGE_LIMIT}")
+    root = api_root(base_url, api_version)
+    version = root.rsplit("/", 1)[-1]
     client = client or HttpClient(
-        base_url=api_root(base_url, api_version), auth=BearerAuth(token),
+        base_url=root, auth=BearerAuth(token),
         timeout=(min(10.0, timeout_s), timeout_s), retry=retry or RetryPolicy(),
     )
     entity_modes: dict[str, EntityMode] = {e: "absent" for e in (*ENDPOINT_ENTITY.values(),
                                                                   "enrollments")}
     result = FetchResult(provider="clever_api", entity_modes=entity_modes)
     try:
-        state, districts = fetch_district_state(client)
-    except HttpError as exc:
+        state, districts = fetch_district_state(client, version)
+    except PageError as exc:
         state, districts = "unreachable", []
-        result.problems.append(FetchProblem("clever districts page 1", exc.reason,
-                                            record_type="endpoint"))
+        result.problems.append(_problem("districts", exc))
     if state != "healthy":
         return _unhealthy(con, result, state)
     if events:
@@ -161,7 +169,7 @@ def fetch_and_land(
         if reason is None and cursor is not None:
             try:
                 return _events_run(con, client, cursor, result, run_id=run_id,
-                                   page_limit=page_limit)
+                                   page_limit=page_limit, version=version)
             except clever_events.CursorRejected as exc:
                 reason = f"Clever rejected the event cursor ({exc})"
         log.info("clever: full sync (%s)", reason)
@@ -171,7 +179,7 @@ def fetch_and_land(
         con.execute(f"delete from raw.{table}")
     land_records(con, "clever_districts", districts, run_id=run_id, source_file="districts",
                  first_row=1)
-    _land_all(con, client, result, run_id=run_id, page_limit=page_limit)
+    _land_all(con, client, result, run_id=run_id, page_limit=page_limit, version=version)
     if events and newest_read and result.complete:
         clever_events.save_cursor(con, run_id, newest, full_sync_at=full_sync_started)
     elif events:
@@ -195,7 +203,7 @@ def _unhealthy(con: duckdb.DuckDBPyConnection, result: FetchResult, state: str) 
 
 
 def _land_all(con: duckdb.DuckDBPyConnection, client: HttpClient, result: FetchResult, *,
-              run_id: str, page_limit: int) -> None:
+              run_id: str, page_limit: int, version: str) -> None:
     entity_modes = result.entity_modes
     auth_failed = False
     for endpoint, entity in ENDPOINT_ENTITY.items():
@@ -205,7 +213,7 @@ def _land_all(con: duckdb.DuckDBPyConnection, client: HttpClient, result: FetchR
                 record_type="endpoint"))
             continue
         landed, failure = land_endpoint(con, client, endpoint, run_id=run_id,
-                                        page_limit=page_limit)
+                                        page_limit=page_limit, version=version)
         entity_modes[entity] = "bulk"
         result.row_counts[entity] = landed
         result.row_counts[f"clever_{endpoint}"] = landed
@@ -219,10 +227,10 @@ def _land_all(con: duckdb.DuckDBPyConnection, client: HttpClient, result: FetchR
 
 def _events_run(con: duckdb.DuckDBPyConnection, client: HttpClient,
                 cursor: clever_events.Cursor, result: FetchResult, *, run_id: str,
-                page_limit: int) -> FetchResult:
+                page_limit: int, version: str) -> FetchResult:
     """Apply the events since the cursor onto the last landing; every entity is ``delta``."""
     applied, failure = clever_events.run_events(con, client, cursor, run_id=run_id,
-                                                page_limit=page_limit)
+                                                page_limit=page_limit, version=version)
     for entity in result.entity_modes:
         result.entity_modes[entity] = "delta"
         result.row_counts[entity] = applied.get(entity, 0)

@@ -3,11 +3,16 @@
 - Files: ``schools.csv``, ``students.csv``, ``teachers.csv``, ``sections.csv``,
   ``enrollments.csv`` (the five required) and ``staff.csv`` (optional). A required file that is
   missing makes the fetch incomplete.
-- Headers are matched by name, case-insensitively; columns outside the spec are kept in
-  ``_ext`` as JSON. All spec columns land as VARCHAR.
-- UTF-8 with or without BOM; CRLF / LF / CR-only line endings; no final newline; quoted fields.
-  A row that does not parse is a problem naming file, line and column; the fetch is then
-  incomplete.
+- Headers are matched by name, case-insensitively (:mod:`csv_columns`: a near-miss such as
+  ``Student ID`` is read as ``Student_id`` and reported ``MISSING_COLUMN``); columns outside the
+  spec are kept in ``_ext`` as JSON, and reported ``UNKNOWN_COLUMN`` unless they are Clever's
+  ``ext.*`` custom fields. All spec columns land as VARCHAR.
+- ``Password`` (students, teachers, staff) is not landed unless ``source.keep_passwords``; the
+  work folder's copy is rewritten without it (when it holds a value) before archiving.
+- UTF-8 with or without BOM, UTF-16 with BOM, or the declared ``source.encoding``; CRLF / LF /
+  CR-only line endings; no final newline; quoted fields. A row that does not parse is a problem
+  naming file, line and column, a file that does not decode one naming file, line and
+  encoding; the fetch is then incomplete.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from typing import Literal
 
 import duckdb
 
-from rostersync_pipeline.lib.ingest.bundles import BundleRefused, find_files, open_bundle
+from rostersync_pipeline.lib.ingest.bundles import BundleRefused, open_bundle
+from rostersync_pipeline.lib.ingest.encodings import UTF8
 from rostersync_pipeline.lib.ingest.landing import EntityMode, FetchProblem, FetchResult
 from rostersync_pipeline.lib.ingest.providers.base import (
     FileSourceSettings,
@@ -25,7 +31,13 @@ from rostersync_pipeline.lib.ingest.providers.base import (
     ProviderAdapter,
     register,
 )
-from rostersync_pipeline.lib.ingest.providers.csv_landing import land_csv_file, read_header
+from rostersync_pipeline.lib.ingest.providers.csv_columns import ColumnRules, map_columns
+from rostersync_pipeline.lib.ingest.providers.csv_landing import (
+    UnreadableHeader,
+    land_csv_file,
+    read_header,
+    strip_password_columns,
+)
 
 SECTION_TEACHER_COLUMNS = ("Teacher_id", *(f"Teacher_{n}_id" for n in range(2, 11)))
 
@@ -75,43 +87,44 @@ ID_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _column_map(name: str, header: list[str]) -> tuple[dict[str, int], dict[str, int]]:
-    by_lower = {c.lower(): c for c in SPEC_COLUMNS[name]}
-    spec: dict[str, int] = {}
-    ext: dict[str, int] = {}
-    for pos, raw_name in enumerate(header):
-        column = by_lower.get(raw_name.strip().lower())
-        if column and column not in spec:
-            spec[column] = pos
-        elif raw_name.strip():
-            ext[raw_name.strip()] = pos
-    return spec, ext
+# Clever custom (extension) fields are columns named ``ext.<name>``.
+EXTENSION_PREFIXES = ("ext.",)
+COLUMN_RULES = {name: ColumnRules(columns, extension_prefixes=EXTENSION_PREFIXES,
+                                  format_name="Clever CSV")
+                for name, columns in SPEC_COLUMNS.items()}
 
 
 def _land_file(con: duckdb.DuckDBPyConnection, name: str, path: Path, run_id: str,
-               problems: list[FetchProblem]) -> int:
-    header = read_header(path)
+               problems: list[FetchProblem], keep_passwords: bool) -> int:
+    try:
+        header = read_header(path)
+    except UnreadableHeader as exc:
+        problems.append(FetchProblem(path.name, str(exc), row=1, error_code="MALFORMED_FILE"))
+        return 0
     if not any(h.strip() for h in header):
         problems.append(FetchProblem(path.name, "the file has no header row", row=1))
         return 0
-    spec, ext = _column_map(name, header)
-    if ID_COLUMN[name] not in spec:
+    columns = map_columns(path.name, header, COLUMN_RULES[name], keep_passwords=keep_passwords)
+    problems += columns.problems
+    if ID_COLUMN[name] not in columns.spec:
         problems.append(FetchProblem(path.name, f"no {ID_COLUMN[name]} column in the header",
                                      row=1, field=ID_COLUMN[name]))
         return 0
     return land_csv_file(con, path, table=f"clever_csv_{name}", columns=SPEC_COLUMNS[name],
-                         header=header, spec=spec, ext=ext, run_id=run_id, problems=problems)
+                         header=header, spec=columns.spec, ext=columns.ext, run_id=run_id,
+                         problems=problems)
 
 
 def land_directory(
-    con: duckdb.DuckDBPyConnection, path: Path, *, run_id: str, work_dir: Path
+    con: duckdb.DuckDBPyConnection, path: Path, *, run_id: str, work_dir: Path,
+    encoding: str = UTF8, keep_passwords: bool = False,
 ) -> FetchResult:
     """Land a Clever CSV upload (directory or .zip) into ``raw.clever_csv_*``, replacing it.
 
-    The upload is checked and copied into ``work_dir`` first (:func:`bundles.open_bundle`); a
-    refused upload lands nothing and is the result's one ``BUNDLE_REFUSED`` problem.
+    The upload is checked and copied into ``work_dir`` first, as UTF-8 from ``encoding``
+    (:func:`bundles.open_bundle`); a refused upload lands nothing and is the result's one
+    ``BUNDLE_REFUSED`` problem; a file that does not decode is not landed (``INVALID_ENCODING``).
     """
-    problems: list[FetchProblem] = []
     row_counts: dict[str, int] = {}
     entity_modes: dict[str, EntityMode] = {e: "absent" for e in
                                            ("schools", "users", "sections", "enrollments",
@@ -119,17 +132,21 @@ def land_directory(
     for table in RAW_TABLES:
         con.execute(f"delete from raw.{table}")
     try:
-        files = find_files(open_bundle(path, work_dir))
+        opened = open_bundle(path, work_dir, encoding=encoding)
     except BundleRefused as refused:
         return refused.fetch_result("clever_csv")
+    problems: list[FetchProblem] = list(opened.problems)
+    files = opened.files()
     for name in SPEC_COLUMNS:
         file_path = files.get(name)
         if file_path is None:
-            if name in REQUIRED_FILES:
+            if name in REQUIRED_FILES and name not in opened.unreadable:
                 problems.append(FetchProblem(f"{name}.csv", "missing from the upload"))
             row_counts[f"clever_csv_{name}"] = 0
+            if name in opened.unreadable and name in FILE_ENTITY:
+                entity_modes[FILE_ENTITY[name]] = "bulk"
             continue
-        rows = _land_file(con, name, file_path, run_id, problems)
+        rows = _land_file(con, name, file_path, run_id, problems, keep_passwords)
         row_counts[f"clever_csv_{name}"] = rows
         entity = FILE_ENTITY.get(name)
         if entity:
@@ -144,6 +161,8 @@ def land_directory(
         row_counts[entity] = row_counts.get(f"clever_csv_{file_name}", 0)
     if entity_modes["sections"] == "bulk":
         entity_modes["terms"] = entity_modes["courses"] = "bulk"
+    if not keep_passwords:
+        strip_password_columns(con, opened.directory)
     return FetchResult(provider="clever_csv", entity_modes=entity_modes, problems=problems,
                        row_counts=row_counts)
 
@@ -168,4 +187,5 @@ class CleverCsvAdapter(ProviderAdapter):
             raise ValueError("a clever_csv source needs source.path or an upload in "
                              "source.drop_folder")
         return land_directory(con, context.bundle, run_id=context.run_id,
-                              work_dir=context.work_dir)
+                              work_dir=context.work_dir, encoding=source.encoding,
+                              keep_passwords=source.keep_passwords)

@@ -12,7 +12,10 @@ landing so ``raw.clever_*`` always holds the district's current state.
 - Full sync instead when there is no cursor, the cursor is older than Clever's event retention
   (30 days, with a day's margin), the last full sync is ``full_sync_every_days`` old, or Clever
   rejects the cursor (an unknown or expired ``starting_after``).
-- A failing events page applies nothing and keeps the cursor; the fetch is incomplete.
+- A failing events page applies nothing and keeps the cursor; the fetch is incomplete. So does
+  an events page that is not the v3 event shape (:mod:`clever_shapes`: an event without its
+  ``id`` or ``type``, an object without its ``id`` or with mistyped fields), reported
+  ``UNSUPPORTED_RESPONSE``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 import duckdb
 
 from rostersync_pipeline.lib.ingest.http import HttpClient, HttpError, JsonLinksCursorPaginator, PageError
+from rostersync_pipeline.lib.ingest.providers import clever_shapes
 from rostersync_pipeline.lib.ingest.providers.clever_records import land_records
 
 log = logging.getLogger(__name__)
@@ -126,17 +130,18 @@ def latest_event_id(client: HttpClient) -> str | None:
     return str(events[-1]["id"]) if events else None
 
 
-def fetch_events(client: HttpClient, after: str | None, page_limit: int) -> list[dict[str, Any]]:
+def fetch_events(client: HttpClient, after: str | None, page_limit: int,
+                 version: str = "v3.0") -> list[dict[str, Any]]:
     """Every event after ``after``, oldest first. Raises CursorRejected or PageError."""
     params = {"starting_after": after} if after else {}
     events: list[dict[str, Any]] = []
     try:
         for page in client.paginate("events", JsonLinksCursorPaginator(limit=page_limit),
                                     params=params):
-            rows = page.data.get("data") if isinstance(page.data, dict) else None
-            if not isinstance(rows, list):
-                raise PageError("events", page.number, "the body has no 'data' list")
-            events += [row.get("data", row) for row in rows if isinstance(row, dict)]
+            problem = clever_shapes.page_problem("events", page.data, version)
+            if problem:
+                raise PageError("events", page.number, problem, unsupported=True)
+            events += [row["data"] for row in page.data["data"]]
     except PageError as exc:
         if exc.page == 1 and exc.status in (400, 404) and after:
             raise CursorRejected(exc.reason) from exc
@@ -175,14 +180,15 @@ def apply_events(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
 
 
 def run_events(con: duckdb.DuckDBPyConnection, client: HttpClient, cursor: Cursor, *,
-               run_id: str, page_limit: int) -> tuple[dict[str, int], PageError | None]:
+               run_id: str, page_limit: int, version: str = "v3.0",
+               ) -> tuple[dict[str, int], PageError | None]:
     """Fetch and apply the events after the cursor; advance the cursor only on success.
 
     Returns the objects applied per type and the failed page, if any.
     Raises CursorRejected when Clever no longer knows the cursor.
     """
     try:
-        events = fetch_events(client, cursor.last_event_id, page_limit)
+        events = fetch_events(client, cursor.last_event_id, page_limit, version)
     except PageError as exc:
         log.warning("clever events: page %s failed (%s); nothing applied", exc.page, exc.reason)
         con.execute("delete from raw.clever_events")

@@ -1,31 +1,57 @@
 """Landing one CSV file into a raw table: shared by the OneRoster and Clever-format CSV adapters.
 
-The caller maps the header to its spec columns; this module reads the file with DuckDB (UTF-8
-with or without BOM, CRLF / LF / CR, quoted fields with commas and newlines), keeps extension
-columns as JSON in ``_ext``, numbers rows as a spreadsheet does (header = row 1), and turns
-rows DuckDB rejects into one MALFORMED_ROW problem per line, naming file, row and field.
+The caller maps the header to its spec columns (:mod:`csv_columns`); this module reads the file
+with DuckDB (UTF-8 with or without BOM: the work folder holds UTF-8 only, see
+:mod:`~rostersync_pipeline.lib.ingest.encodings`; CRLF / LF / CR, quoted fields with commas and
+newlines), keeps extension columns as JSON in ``_ext``, numbers rows as a spreadsheet does
+(header = row 1), and turns rows DuckDB rejects into one MALFORMED_ROW problem per line, naming
+file, row and field. A file DuckDB cannot read at all is one MALFORMED_FILE problem, never an
+exception. :func:`strip_password_columns` rewrites the work folder's copies without their
+password columns, so the raw archive never holds one.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
+import os
 from pathlib import Path
 
 import duckdb
 
+from rostersync_pipeline.lib.ingest.bundles import find_files
 from rostersync_pipeline.lib.ingest.landing import FetchProblem
+from rostersync_pipeline.lib.ingest.providers.csv_columns import is_password_column
+
+log = logging.getLogger(__name__)
+HEADER_READ_CHARS = 1 << 16
+HEADER_MAX_CHARS = 1 << 20
 
 
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+class UnreadableHeader(ValueError):
+    """The header row of a file cannot be parsed as CSV."""
+
+
 def read_header(path: Path) -> list[str]:
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        head = handle.read(1 << 16)
+    """The file's first CSV row. Never raises on bad bytes (they read as U+FFFD); raises
+    :class:`UnreadableHeader` when the row itself does not parse (a quote never closed)."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        head = handle.read(HEADER_READ_CHARS)
+        while len(head) < HEADER_MAX_CHARS and "\n" not in head and "\r" not in head:
+            more = handle.read(HEADER_READ_CHARS)
+            if not more:
+                break
+            head += more
     reader = csv.reader(io.StringIO(head.replace("\r\n", "\n").replace("\r", "\n")))
-    return next(reader, [])
+    try:
+        return next(reader, [])
+    except csv.Error as exc:
+        raise UnreadableHeader(f"the header row cannot be read as CSV ({exc})") from exc
 
 
 def land_csv_file(
@@ -84,21 +110,91 @@ def land_csv_file(
         select.append(f"to_json({{{pairs}}}) as _ext")
     else:
         select.append("null::json as _ext")
-    con.execute(
-        f"insert into raw.{table} by name "
-        f"select {', '.join(select)}, $run_id::varchar as _run_id, $file::varchar as _source_file, "
-        f"ordinality + 1 as _source_row from {scan} with ordinality",
-        {"path": str(path), "run_id": run_id, "file": path.name},
-    )
-    rejects = con.execute(
-        "select line, arg_min(column_name, column_idx), arg_min(error_type, column_idx), "
-        "arg_min(error_message, column_idx) from rs_rejects group by line order by line"
-    ).fetchall()
+    try:
+        con.execute(
+            f"insert into raw.{table} by name "
+            f"select {', '.join(select)}, $run_id::varchar as _run_id, "
+            f"$file::varchar as _source_file, ordinality + 1 as _source_row "
+            f"from {scan} with ordinality",
+            {"path": str(path), "run_id": run_id, "file": path.name},
+        )
+        rejects = con.execute(
+            "select line, arg_min(column_name, column_idx), arg_min(error_type, column_idx), "
+            "arg_min(error_message, column_idx) from rs_rejects group by line order by line"
+        ).fetchall()
+    except duckdb.Error as exc:
+        problems.append(FetchProblem(
+            path.name, f"the file cannot be read as CSV: {_first_line(exc)}; it was not landed",
+            error_code="MALFORMED_FILE",
+        ))
+        rejects = []
+    finally:
+        con.execute("drop table if exists rs_rejects")
+        con.execute("drop table if exists rs_reject_scans")
     for line, column, error_type, message in rejects:
         problems.append(FetchProblem(
             path.name, f"{str(error_type).lower()}: {message}", row=int(line),
             field=column, error_code="MALFORMED_ROW",
         ))
-    con.execute("drop table if exists rs_rejects")
-    con.execute("drop table if exists rs_reject_scans")
     return con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def strip_password_columns(con: duckdb.DuckDBPyConnection, directory: Path) -> list[str]:
+    """Rewrite every CSV file of the work folder that holds a password without its password
+    columns (so the raw archive, which copies this folder, never holds one); returns their names.
+
+    A file whose password columns are empty on every row is left as sent (the exact bytes).
+    The rewritten copy is DuckDB's reading of the file (rows it cannot read are left out: they
+    are the MALFORMED_ROW problems). A file that cannot be rewritten is removed: not archived.
+    """
+    rewritten = []
+    for path in sorted(find_files(directory).values()):
+        try:
+            header = read_header(path)
+        except UnreadableHeader:
+            header = []
+        positions = [pos for pos, name in enumerate(header) if is_password_column(name)]
+        if positions and _rewrite_without(con, path, positions):
+            rewritten.append(path.name)
+    return rewritten
+
+
+def _rewrite_without(con: duckdb.DuckDBPyConnection, path: Path, positions: list[int]) -> bool:
+    scan = ("read_csv($path, header=true, delim=',', quote='\"', escape='\"', all_varchar=true, "
+            "strict_mode=false, null_padding=true, store_rejects=true, "
+            "rejects_table='rs_pw_rejects', rejects_scan='rs_pw_scans')")
+    params = {"path": str(path)}
+    target = path.with_name(path.name + ".stripped")
+    try:
+        names = [row[0] for row in
+                 con.execute(f"describe select * from {scan}", params).fetchall()]
+        excluded = [quote_ident(names[p]) for p in positions if p < len(names)]
+        if not excluded:
+            return False
+        filled = " or ".join(f"nullif(trim({c}), '') is not null" for c in excluded)
+        holding = con.execute(f"select count(*) from {scan} where {filled}",
+                              params).fetchall()[0][0]
+        unread = con.execute("select count(*) from rs_pw_rejects").fetchall()[0][0]
+        if not holding and not unread:
+            return False
+        if len(excluded) >= len(names):
+            path.unlink()
+            return True
+        kept = "* exclude (" + ", ".join(excluded) + ")"
+        con.execute(f"copy (select {kept} from {scan}) to $target "
+                    "(format csv, header true, delimiter ',')", {**params, "target": str(target)})
+        os.replace(target, path)
+    except duckdb.Error as exc:
+        log.warning("%s: password column not removable (%s); the file is not archived",
+                    path.name, _first_line(exc))
+        target.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+    finally:
+        con.execute("drop table if exists rs_pw_rejects")
+        con.execute("drop table if exists rs_pw_scans")
+    return True

@@ -10,6 +10,13 @@
   comma-joined, ``userIds`` as ``{type:identifier}``) and kept whole in ``_ext``. In 1.2 a
   user's orgs and role come from its ``roles`` (primary first), which also land in
   ``raw.oneroster_roles``.
+- Every page is checked against the version's response shape before it lands
+  (:mod:`oneroster_shapes`): a page in another shape (the other version's users, an HTML page
+  with status 200, no collection list, a record without its ``sourcedId``) lands nothing of
+  itself, stops its collection and is one ``UNSUPPORTED_RESPONSE`` problem.
+- Passwords are never kept unless ``keep_passwords``: a user's ``password`` is not landed, and
+  every key holding "password" (``userProfiles[].credentials[].password`` included) is removed
+  from the JSON kept in ``_ext``.
 - Fail closed, as for Clever: a page that fails after retries is a problem naming endpoint and
   page, and the result is incomplete.
 """
@@ -39,12 +46,14 @@ from rostersync_pipeline.lib.ingest.landing import (
     FetchResult,
     last_good_run_start,
 )
+from rostersync_pipeline.lib.ingest.providers import oneroster_shapes
 from rostersync_pipeline.lib.ingest.providers.base import (
     ApiSourceSettings,
     LandingContext,
     ProviderAdapter,
     register,
 )
+from rostersync_pipeline.lib.ingest.providers.csv_columns import is_password_column
 from rostersync_pipeline.lib.ingest.providers.oneroster_csv import (
     FILE_ENTITY,
     ID_COLUMNS,
@@ -130,6 +139,16 @@ def flatten(obj: dict, file: str, version: OneRosterVersion) -> dict[str, str | 
     return row
 
 
+def without_passwords(value: Any) -> Any:
+    """``value`` with every key whose name holds "password" removed, at any depth."""
+    if isinstance(value, dict):
+        return {k: without_passwords(v) for k, v in value.items()
+                if not (isinstance(k, str) and is_password_column(k))}
+    if isinstance(value, list):
+        return [without_passwords(v) for v in value]
+    return value
+
+
 def role_rows(user: dict) -> list[dict[str, str | None]]:
     """OneRoster 1.2 ``user.roles[]`` as ``roles.csv`` rows (their ID is user:org:role)."""
     rows = []
@@ -193,16 +212,19 @@ def make_client(base_url: str, version: OneRosterVersion, client_id: str, client
 
 def land_endpoint(con: duckdb.DuckDBPyConnection, client: HttpClient, endpoint: str, *,
                   version: OneRosterVersion, run_id: str, page_limit: int,
-                  params: dict[str, str]) -> tuple[int, int, PageError | None]:
+                  params: dict[str, str], keep_passwords: bool = False,
+                  ) -> tuple[int, int, PageError | None]:
     """Land one collection (and, for 1.2 users, their roles): (rows, role rows, failure)."""
     landed = roles_landed = 0
     try:
         for page in client.paginate(endpoint, OffsetPaginator(page_limit, items_key=endpoint),
                                     params=params):
-            objects = page.data.get(endpoint) if isinstance(page.data, dict) else None
-            if not isinstance(objects, list):
-                raise PageError(endpoint, page.number, f"the body has no '{endpoint}' list")
-            objects = [o for o in objects if isinstance(o, dict)]
+            problem = oneroster_shapes.page_problem(endpoint, page.data, version)
+            if problem:
+                raise PageError(endpoint, page.number, problem, unsupported=True)
+            objects = page.data[endpoint]
+            if not keep_passwords and endpoint == "users":
+                objects = [without_passwords(o) for o in objects]
             rows = [flatten(o, endpoint, version) for o in objects]
             ext = [json.dumps(o, separators=(",", ":")) for o in objects]
             landed += land_rows(con, endpoint, rows, ext, run_id=run_id, source_file=endpoint,
@@ -224,7 +246,7 @@ def fetch_and_land(
     con: duckdb.DuckDBPyConnection, *, run_id: str, base_url: str, client_id: str,
     client_secret: str, oneroster_version: OneRosterVersion = "1.1", page_limit: int = 1000,
     modified_since: str | None = None, token_url: str | None = None, scope: str | None = None,
-    timeout_s: float = 60.0, retry: RetryPolicy | None = None,
+    timeout_s: float = 60.0, retry: RetryPolicy | None = None, keep_passwords: bool = False,
 ) -> FetchResult:
     """Fetch one district from a OneRoster REST service into ``raw.oneroster_*``."""
     if not (base_url and client_id and client_secret):
@@ -246,7 +268,7 @@ def fetch_and_land(
             continue
         landed, roles, failure = land_endpoint(con, client, endpoint, version=oneroster_version,
                                                run_id=run_id, page_limit=page_limit,
-                                               params=params)
+                                               params=params, keep_passwords=keep_passwords)
         result.row_counts[f"oneroster_{endpoint.lower()}"] = landed
         if endpoint == "users" and oneroster_version == "1.2":
             result.row_counts["oneroster_roles"] = roles
@@ -259,7 +281,7 @@ def fetch_and_land(
         result.problems.append(FetchProblem(
             f"oneroster {endpoint} page {failure.page}", failure.reason,
             record_type="endpoint", blocks_deactivation=not optional_missing,
-            error_code="ENDPOINT_NOT_OFFERED" if optional_missing else "FETCH_INCOMPLETE",
+            error_code="ENDPOINT_NOT_OFFERED" if optional_missing else failure.error_code,
         ))
         auth_failed = failure.status in (401, 403) and not optional_missing
     client.close()
@@ -276,6 +298,11 @@ class OneRosterRestSource(ApiSourceSettings):
     token_url: str | None = Field(default=None, description="OneRoster 1.2 OAuth2 token URL.")
     scope: str | None = None
     delta: bool = Field(default=False, description="OneRoster REST: dateLastModified deltas.")
+    keep_passwords: bool = Field(
+        default=False,
+        description="Land users' passwords (a risk: they then sit in raw tables and archives). "
+        "Only for an app that sets initial passwords from the SIS.",
+    )
 
     @model_validator(mode="after")
     def _names_its_service(self) -> OneRosterRestSource:
@@ -306,5 +333,5 @@ class OneRosterRestAdapter(ProviderAdapter):
             oneroster_version=source.oneroster_version, page_limit=source.page_limit,
             modified_since=last_good_run_start(con) if source.delta else None,
             token_url=source.token_url, scope=source.scope, timeout_s=source.timeout_s,
-            retry=source.retry_policy(),
+            retry=source.retry_policy(), keep_passwords=source.keep_passwords,
         )
