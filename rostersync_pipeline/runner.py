@@ -19,7 +19,6 @@ from typing import Any
 import dagster as dg
 
 from rostersync_pipeline.config import load_district, source_roots_from_env
-from rostersync_pipeline.defs.checks.expectation_checks import USERS_SUITE_CHECK
 from rostersync_pipeline.defs.jobs import SYNC_JOB_NAME
 from rostersync_pipeline.defs.partitions import districts_partitions
 from rostersync_pipeline.defs.progress import add_step_listener, remove_step_listener
@@ -36,7 +35,7 @@ STAGES = {
     "reports__error_export": "error_export",
     "reports__run_summary": "run_summary",
 }
-QUIET_LOGGERS = {"console": {"config": {"log_level": "WARNING"}}}
+QUIET_LOGGERS = {"console": {"config": {"log_level": "CRITICAL"}}}
 
 
 @dataclass
@@ -172,7 +171,7 @@ def run_sync(
         failure = failure_text(result)
         check_failures = [e for e in result.all_events
                           if e.event_type_value == "ASSET_CHECK_EVALUATION"
-                          and e.event_specific_data.check_name == USERS_SUITE_CHECK
+                          and e.event_specific_data.check_name.endswith("_expectation_suite")
                           and not e.event_specific_data.passed
                           and e.event_specific_data.severity == dg.AssetCheckSeverity.ERROR]
         if check_failures:

@@ -14,12 +14,14 @@ from rostersync_pipeline.config.cron import normalize_cron
 from rostersync_pipeline.config.errors import is_district_id
 from rostersync_pipeline.lib.ingest.providers import source_config_models
 from rostersync_pipeline.lib.ingest.providers.base import FileSourceSettings
+from rostersync_pipeline.lib.validate.suites import EXPECTATION_NAMES
 
 MatchKey = Literal["source_id", "sis_id", "state_id", "student_number", "email", "username"]
 SchoolMatchKey = Literal["source_id", "sis_id", "state_id", "nces_id", "name"]
 ImportRule = Literal["create_update_deactivate", "create_update", "update_only"]
 Entity = Literal["students", "educators", "schools", "sections"]
 DEFAULT_SOURCE_TYPE = "oneroster_csv"
+ExpectationName = Literal[EXPECTATION_NAMES]  # type: ignore[valid-type]
 
 SourceConfig = Annotated[Union[tuple(source_config_models())], Field(discriminator="type")]  # noqa: UP007
 
@@ -141,6 +143,11 @@ class DistrictConfig(_Strict):
     dry_run: bool = False
     require_approval: bool = False
     notifications: NotificationsConfig = NotificationsConfig()
+    expectations: dict[ExpectationName, Literal["hard", "soft"]] = Field(
+        default_factory=dict,
+        description="Expectation name -> hard (a failure stops apply) or soft (a warning), "
+        "overriding the suite's default (docs/tables.md lists the expectations).",
+    )
     max_field_bytes: int = Field(
         default=65536, ge=256, le=16 * 1024 * 1024,
         description="A value longer than this (in bytes) is refused (UNSAFE_VALUE) and its "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 districts_partitions = dg.DynamicPartitionsDefinition(name="districts")
@@ -24,3 +26,12 @@ def sync_district_partitions(instance: dg.DagsterInstance, district_ids: list[st
     for district_id in gone:
         instance.delete_dynamic_partition(districts_partitions.name, district_id)
     return added
+
+
+def district_check_spec(**spec: object) -> dg.AssetCheckSpec:
+    """An asset check evaluated per district partition, so each district's verdict shows on its
+    own partition. Partitioned check specs are a preview feature of Dagster 1.13 (pinned in
+    pyproject); its warning is silenced here, once, instead of in every log."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.AssetCheckSpec(partitions_def=districts_partitions, **spec)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import great_expectations as gx
 import pytest
 
 from rostersync_pipeline_tests.helpers import (
@@ -398,26 +397,14 @@ def test_a_failing_apply_leaves_the_roster_as_it_was(synced: District, tmp_path:
     assert synced.roster_snapshot() == before
 
 
-def _fail_a_hard_expectation(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The check module imported ``users_suite`` by name, so it is patched there."""
-    from rostersync_pipeline.defs.checks import expectation_checks
-    from rostersync_pipeline.lib.validate.expectations import users_suite
-
-    def suite_with_a_failing_hard_expectation():
-        failing = gx.expectations.ExpectColumnValuesToBeInSet(column="role",
-                                                              value_set=["nobody"])
-        return [*users_suite(), (failing, True)]
-
-    monkeypatch.setattr(expectation_checks, "users_suite", suite_with_a_failing_hard_expectation)
-
-
 @pytest.fixture
 def blocked_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A first sync whose GX suite has a failing hard expectation; one INVALID_GRADE record."""
-    _fail_a_hard_expectation(monkeypatch)
+    """A first sync whose GX suite has a failing hard expectation (the district made
+    ``users.grade_mapped`` hard; half its students' grades are unmapped): INVALID_GRADE."""
     bundle = night_bundle(tmp_path / "night0",
                           students("s1") + [student("bad", "sch1", grades="Grade Thirteen")])
-    district = make_district(tmp_path, bundle, **CREATE_SCHOOLS)
+    district = make_district(tmp_path, bundle, **CREATE_SCHOOLS,
+                             expectations={"users.grade_mapped": "hard"})
     before = district.roster_snapshot()
     return district, before, district.sync()
 

@@ -125,6 +125,7 @@ def test_a_district_sync_is_recorded_in_postgres_and_found_after_reopening(
         assert [(c.check_name, c.passed) for c in checks
                 if c.check_name == "users_expectation_suite"] == [("users_expectation_suite", True)]
         assert all(c.passed for c in checks) and len(checks) == CHECK_COUNT
+        assert {c.partition for c in checks} == {district.district_id}
     finally:
         reopened.dispose()
 

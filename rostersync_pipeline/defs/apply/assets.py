@@ -1,7 +1,7 @@
 """Guard and apply: the run's plan reaches the roster only through here, in one transaction.
 
 Apply does not run when a hard expectation of this run failed (``sync.expectation_results``,
-written by ``normalize_roster``'s ``users_expectation_suite`` check): the run is recorded as
+written by ``normalize_roster``'s expectation-suite checks): the run is recorded as
 ``blocked`` and the step fails with the reasons, so the run reads as failed everywhere (CLI exit
 code, the failure e-mail) while its plan, errors and export are kept.
 """

@@ -10,6 +10,7 @@ data is refused by it).
 import dagster as dg
 import duckdb
 
+from rostersync_pipeline.defs.partitions import district_check_spec
 from rostersync_pipeline.lib.transform.sql_runner import SqlModel
 from rostersync_pipeline.lib.validate.model_promises import check_promises
 
@@ -31,7 +32,7 @@ def _promise_text(model: SqlModel) -> str:
 
 def model_keys_spec(model: SqlModel, asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
     """The check's declaration on the model's asset."""
-    return dg.AssetCheckSpec(
+    return district_check_spec(
         name=MODEL_KEYS_CHECK,
         asset=asset_key,
         description=f"What `_models.yml` promises for {model.key}: {_promise_text(model)}.",

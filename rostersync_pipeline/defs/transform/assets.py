@@ -3,7 +3,7 @@
 Two steps run them: ``normalize_roster`` (staging -> intermediate -> core) and
 ``match_and_plan`` (match keys -> matches -> checks -> plans -> errors). Each step also
 evaluates the checks of the models it built: every model's ``model_keys`` (its ``_models.yml``
-promises) and, on ``core/users``, the expectation suite ``users_expectation_suite``.
+promises) and, on each ``core/*`` table, its expectation suite (``<table>_expectation_suite``).
 """
 
 from collections.abc import Iterator
@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import dagster as dg
 
 from rostersync_pipeline.defs.checks.expectation_checks import (
-    evaluate_users_suite,
-    users_suite_spec,
+    evaluate_expectation_suites,
+    expectation_check_specs,
 )
 from rostersync_pipeline.defs.checks.model_checks import (
     MODEL_KEYS_CHECK,
@@ -69,7 +69,7 @@ def _check_specs(stage: str) -> list[dg.AssetCheckSpec]:
     specs = [model_keys_spec(m, model_asset_key(k)) for k, m in _models_of(stage).items()
              if promises(m)]
     if stage == "normalize":
-        specs.append(users_suite_spec())
+        specs += expectation_check_specs()
     return specs
 
 
@@ -88,7 +88,9 @@ def _run_stage(
             for key, model in models.items()
         }
         if stage == "normalize":
-            checks["core.users"].append(evaluate_users_suite(con, context.run_id))
+            suites = evaluate_expectation_suites(con, context.run_id, dict(district.expectations))
+            for table, result in suites.items():
+                checks[table].append(result)
         plan_summary = (sync_run_summary(con, district_id=district.district_id,
                                          run_id=context.run_id, status=RunStatus.PLANNED)
                         if stage == "match_and_plan" else None)
@@ -118,7 +120,7 @@ def normalize_roster(context: dg.AssetExecutionContext, warehouse: RosterWarehou
     """Staging, intermediate and core models: raw rows -> canonical provider-free tables.
 
     Checks, right after the models are built: ``model_keys`` on every model that promises a
-    unique key or not-null columns, and ``users_expectation_suite`` on ``core/users``, whose
+    unique key or not-null columns, and an expectation suite on each ``core/*`` table, whose
     outcomes (``sync.expectation_results``) decide whether apply may run."""
     yield from _run_stage(context, warehouse, "normalize")
 

@@ -1,21 +1,24 @@
-"""Great Expectations suites for the canonical tables (GX Core 1.x, pandas datasource).
+"""Great Expectations (GX Core 1.x, pandas datasource) running the suites of ``suites.py``.
 
-GX's SQL route does not work with DuckDB here, so a table's checked columns are read from
-DuckDB into a pandas DataFrame and validated in an ephemeral GX context. Each expectation is
-"hard" (a failure must stop apply) or "soft" (reported, does not block). An outcome names the
-offending rows by their ID column only (never the offending values: they may be emails).
+GX's SQL route does not work with DuckDB here (its column reflection ignores the schema and
+query assets come back empty through duckdb_engine), so each suite's ``frame_sql`` is read from
+DuckDB into a DataFrame of just the columns the suite checks, and validated in one ephemeral GX
+context per run. GX is imported when a run validates, not when the code location loads (the
+import alone takes seconds). An outcome names failed rows by their ID column only, never by the
+offending values (they may be emails).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import great_expectations as gx
-import pandas as pd
-from great_expectations.data_context.types.base import ProgressBarsConfig
+from rostersync_pipeline.lib.validate.suites import Expectation, TableSuite
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+if TYPE_CHECKING:
+    import pandas as pd
+
 SAMPLE_IDS = 5
 
 
@@ -31,66 +34,74 @@ class ExpectationOutcome:
     unexpected_ids: list[str]
 
 
-def users_suite() -> list[tuple[gx.expectations.Expectation, bool]]:
-    """The ``core.users`` suite: (expectation, hard?) pairs."""
+def _gx_expectation(gx: Any, expectation: Expectation) -> Any:
     e = gx.expectations
-    return [
-        (e.ExpectColumnValuesToNotBeNull(column="user_source_id"), True),
-        (e.ExpectColumnValuesToBeUnique(column="user_source_id"), True),
-        (e.ExpectColumnValuesToBeInSet(column="role", value_set=["student", "educator"]), True),
-        (e.ExpectColumnValuesToMatchRegex(column="email", regex=EMAIL_PATTERN), False),
-        (e.ExpectColumnValuesToNotBeNull(column="grade_code", mostly=0.95,
-                                          row_condition='role=="student"',
-                                          condition_parser="pandas"), False),
-    ]
-
-
-USERS_COLUMNS = ("user_source_id", "role", "email", "grade_code")
-USERS_ID_COLUMN = "user_source_id"
+    common: dict[str, Any] = {"column": expectation.column, "meta": {"name": expectation.name}}
+    if expectation.mostly is not None:
+        common["mostly"] = expectation.mostly
+    if expectation.row_condition:
+        common.update(row_condition=expectation.row_condition, condition_parser="pandas")
+    if expectation.kind == "not_null":
+        return e.ExpectColumnValuesToNotBeNull(**common)
+    if expectation.kind == "unique":
+        return e.ExpectColumnValuesToBeUnique(**common)
+    if expectation.kind == "in_set":
+        return e.ExpectColumnValuesToBeInSet(value_set=list(expectation.value_set), **common)
+    if expectation.kind == "regex":
+        return e.ExpectColumnValuesToMatchRegex(regex=expectation.regex, **common)
+    if expectation.kind == "true":
+        return e.ExpectColumnValuesToBeInSet(value_set=[True], **common)
+    raise ValueError(f"unknown expectation kind {expectation.kind!r} ({expectation.name})")
 
 
 def _ids(details: dict, id_column: str) -> list[str]:
     """The non-null IDs of the first failed rows GX reports."""
+    import pandas as pd
+
     rows = details.get("partial_unexpected_index_list") or []
     ids = [str(row[id_column]) for row in rows if not pd.isna(row.get(id_column))]
     return list(dict.fromkeys(ids))[:SAMPLE_IDS]
 
 
-def validate_frame(
-    name: str,
-    frame: pd.DataFrame,
-    suite: list[tuple[gx.expectations.Expectation, bool]],
-    id_column: str,
-) -> list[ExpectationOutcome]:
-    """Run ``suite`` on ``frame``: one outcome per expectation, failed rows named by ``id_column``."""
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    source = context.data_sources.add_pandas(f"{name}_source")
-    batch_definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(
-        "whole_table"
-    )
-    gx_suite = context.suites.add(gx.ExpectationSuite(name=f"{name}_suite"))
-    hard_by_id = {}
-    for expectation, hard in suite:
-        added = gx_suite.add_expectation(expectation)
-        hard_by_id[added.id] = hard
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(gx_suite, result_format={
-        "result_format": "SUMMARY",
-        "unexpected_index_column_names": [id_column],
-        "partial_unexpected_count": SAMPLE_IDS,
-    })
-    outcomes = []
-    for item in result.results:
-        config = item.expectation_config
-        details = item.result or {}
-        outcomes.append(ExpectationOutcome(
-            expectation=config.type,
-            column=config.kwargs.get("column", ""),
-            success=bool(item.success),
-            hard=hard_by_id.get(config.id, True),
-            unexpected_count=int(details.get("unexpected_count") or 0),
-            unexpected_ids=_ids(details, id_column),
-        ))
-    return outcomes
+class SuiteValidator:
+    """One ephemeral GX context for a run; :meth:`validate` runs one table's suite."""
+
+    def __init__(self) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
+        self._gx = gx
+        self._context = gx.get_context(mode="ephemeral")
+        self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
+
+    def validate(self, suite: TableSuite, frame: pd.DataFrame) -> list[ExpectationOutcome]:
+        gx, name = self._gx, suite.table.replace(".", "_")
+        source = self._context.data_sources.add_pandas(f"{name}_source")
+        batch_definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(
+            "whole_table")
+        gx_suite = self._context.suites.add(gx.ExpectationSuite(name=f"{name}_suite"))
+        by_id = {}
+        for expectation in suite.expectations:
+            by_id[gx_suite.add_expectation(_gx_expectation(gx, expectation)).id] = expectation
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(gx_suite, result_format={
+            "result_format": "SUMMARY",
+            "unexpected_index_column_names": [suite.id_column],
+            "partial_unexpected_count": SAMPLE_IDS,
+        })
+        outcomes = []
+        for item in result.results:
+            expectation = by_id[item.expectation_config.id]
+            details = item.result or {}
+            outcomes.append(ExpectationOutcome(
+                expectation=expectation.name,
+                column=expectation.column,
+                success=bool(item.success),
+                hard=expectation.hard,
+                unexpected_count=int(details.get("unexpected_count") or 0),
+                unexpected_ids=_ids(details, suite.id_column),
+            ))
+        self._context.suites.delete(f"{name}_suite")
+        self._context.data_sources.delete(f"{name}_source")
+        return outcomes
