@@ -16,6 +16,11 @@ from rostersync_pipeline.defs.notifications import NOTIFICATION_SENSORS
 from rostersync_pipeline.defs.reports.assets import error_export, run_summary
 from rostersync_pipeline.defs.review.alerts import decide_match_alert_job
 from rostersync_pipeline.defs.review.plans import approve_plan_job, discard_plan_job
+from rostersync_pipeline.defs.review.queue import (
+    plans_awaiting_review,
+    review_queue_job,
+    review_queue_refresh,
+)
 from rostersync_pipeline.defs.review.restore import restore_roster_job
 from rostersync_pipeline.defs.schedules import nightly_schedules
 from rostersync_pipeline.defs.sensors import district_configs_sensor, drop_folder_sensor
@@ -31,11 +36,13 @@ ASSETS = [land_raw_roster, normalize_roster, match_and_plan, synced_roster, erro
 def build_definitions(config_dir: str, warehouse_dir: str) -> dg.Definitions:
     warehouse = RosterWarehouse(config_dir=config_dir, warehouse_dir=warehouse_dir)
     return dg.Definitions(
-        assets=ASSETS,
+        assets=[*ASSETS, plans_awaiting_review],
         jobs=[sync_district_job, approve_plan_job, discard_plan_job, restore_roster_job,
+              review_queue_job,
               decide_match_alert_job],
         schedules=nightly_schedules(warehouse.valid_districts),
-        sensors=[district_configs_sensor, drop_folder_sensor, *NOTIFICATION_SENSORS],
+        sensors=[district_configs_sensor, drop_folder_sensor, review_queue_refresh,
+                 *NOTIFICATION_SENSORS],
         resources={"warehouse": warehouse, "credentials": ProviderCredentials(),
                    "smtp": SmtpResource()},
     )

@@ -73,17 +73,27 @@ def read_summary(warehouse_dir: Path, district_id: str, run_id: str) -> RunSumma
 
 @contextmanager
 def _progress_bar(enabled: bool, district_id: str) -> Iterator[None]:
-    """A progress bar over the run's stages, fed by the job's step hooks."""
+    """A progress bar over the run's stages showing the one running now, fed by the job's
+    step hooks (steps run in ``STAGES`` order in one process)."""
     if not enabled:
         yield
         return
     from tqdm import tqdm
 
-    bar = tqdm(total=len(STAGES), desc=f"sync {district_id}", unit="stage", leave=False)
+    labels = list(STAGES.values())
+    bar = tqdm(total=len(labels), desc=f"sync {district_id}", unit="stage", leave=False)
+    bar.set_postfix_str(f"running: {labels[0]}")
 
     def on_step(step_key: str, succeeded: bool) -> None:
-        bar.set_postfix_str(STAGES.get(step_key, step_key) + ("" if succeeded else " FAILED"))
+        label = STAGES.get(step_key)
+        if label is None:
+            return
         bar.update(1)
+        following = labels.index(label) + 1
+        if not succeeded:
+            bar.set_postfix_str(f"{label} FAILED")
+        elif following < len(labels):
+            bar.set_postfix_str(f"running: {labels[following]}")
 
     add_step_listener(on_step)
     try:

@@ -8,10 +8,12 @@ from rostersync_pipeline.defs.partitions import districts_partitions
 from rostersync_pipeline.defs.progress import report_step_failure, report_step_success
 
 SYNC_JOB_NAME = "sync_district"
+# the cross-district review queue (defs/review/queue.py) is not part of a district's run
+QUEUE_ASSET = dg.AssetKey(["reports", "plans_awaiting_review"])
 
 sync_district_job = dg.define_asset_job(
     SYNC_JOB_NAME,
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(QUEUE_ASSET),
     partitions_def=districts_partitions,
     executor_def=dg.in_process_executor,
     hooks={report_step_success, report_step_failure},

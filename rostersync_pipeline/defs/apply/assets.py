@@ -10,7 +10,7 @@ code, the failure e-mail) while its plan, errors and export are kept.
 import dagster as dg
 import duckdb
 
-from rostersync_pipeline.defs.partitions import districts_partitions
+from rostersync_pipeline.defs.partitions import district_check_spec, districts_partitions
 from rostersync_pipeline.lib.apply.apply_plan import apply_changes
 from rostersync_pipeline.lib.apply.guard import evaluate_guard, record_guard_decision
 from rostersync_pipeline.lib.apply.plan_store import store_plan
@@ -35,8 +35,13 @@ class SyncRunConfig(dg.Config):
     """Test import: plan and report, change nothing in the roster."""
 
 
+SYNCED_ROSTER = dg.AssetKey(["roster", "synced_roster"])
+REVIEW_CHECK = "plan_applied"
+STATUS_TAG = "rostersync/status"
+
+
 @dg.asset(
-    key=["roster", "synced_roster"],
+    key=SYNCED_ROSTER,
     deps=[
         dg.AssetKey(["sync", "sync_plan"]),
         dg.AssetKey(["sync", "run_errors"]),
@@ -44,6 +49,12 @@ class SyncRunConfig(dg.Config):
     partitions_def=districts_partitions,
     group_name="sync",
     kinds={"duckdb"},
+    check_specs=[district_check_spec(
+        name=REVIEW_CHECK, asset=SYNCED_ROSTER,
+        description="The run's plan reached the roster: fails (WARN) while a plan is held for "
+        "review, with the plan id and the guard's reasons; approve it with the approve_plan "
+        "job for this partition (or rostersync approve).",
+    )],
 )
 def synced_roster(
     context: dg.AssetExecutionContext, config: SyncRunConfig, warehouse: RosterWarehouse
@@ -66,6 +77,7 @@ def synced_roster(
         blocked = hard_failures(con, context.run_id)
         if blocked:
             _record_blocked(con, warehouse, district.district_id, context.run_id, blocked, export)
+            context.instance.add_run_tags(context.run_id, {STATUS_TAG: RunStatus.BLOCKED.value})
             raise dg.Failure(
                 description="; ".join(blocked),
                 metadata={"status": RunStatus.BLOCKED.value, "changes_applied": 0,
@@ -92,6 +104,7 @@ def synced_roster(
     for reason in decision.reasons:
         context.log.warning(reason)
     held = decision.status is RunStatus.REQUIRES_REVIEW
+    context.instance.add_run_tags(context.run_id, {STATUS_TAG: decision.status.value})
     return dg.MaterializeResult(
         metadata={
             "status": decision.status.value,
@@ -102,7 +115,25 @@ def synced_roster(
             "active_sections": active.get("sections", 0),
             "active_enrollments": active.get("enrollments", 0),
         },
+        check_results=[review_check(decision.status, decision.reasons, context.run_id)],
     )
+
+
+def review_check(status: RunStatus, reasons: list[str], run_id: str) -> dg.AssetCheckResult:
+    """Whether the plan reached the roster: a held plan is a warning a person notices."""
+    held = status is RunStatus.REQUIRES_REVIEW
+    metadata = {"status": status.value}
+    if held:
+        metadata.update({
+            "plan_id": run_id,
+            "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in reasons)),
+            "to approve": "launch approve_plan for this partition (plan_id may be left out when "
+            "it is the district's only plan waiting), or: rostersync approve DISTRICT "
+            f"{run_id}",
+        })
+    return dg.AssetCheckResult(
+        check_name=REVIEW_CHECK, passed=not held, severity=dg.AssetCheckSeverity.WARN,
+        description="held for review: nothing applied" if held else None, metadata=metadata)
 
 
 def _record_blocked(

@@ -1,7 +1,8 @@
 """``approve_plan`` and ``discard_plan``: decide a stored plan that waits in ``requires_review``.
 
-Both are partitioned by district and take only the plan id; launch them from the UI for the
-district's partition with run config, e.g.::
+Both are partitioned by district and take only the plan id: in the UI, open the job's
+Launchpad, pick the district's partition and launch (the district's one waiting plan), or name
+the plan in run config, e.g.::
 
     ops:
       apply_stored_plan:
@@ -20,6 +21,7 @@ from rostersync_pipeline.lib.apply.plan_store import (
     PlanRefused,
     approve_stored_plan,
     discard_stored_plan,
+    only_waiting_plan,
 )
 from rostersync_pipeline.lib.report.run_status import RunStatus
 from rostersync_pipeline.lib.report.summary_text import summary_markdown
@@ -32,8 +34,9 @@ SYNCED_ROSTER = dg.AssetKey(["roster", "synced_roster"])
 
 
 class StoredPlanConfig(dg.Config):
-    plan_id: str
-    """The stored plan: the id of the run that made it (``rostersync plan`` lists them)."""
+    plan_id: str | None = None
+    """The stored plan: the id of the run that made it (``rostersync plan`` lists them). Left
+    out: the district's one plan waiting for review (refused when several wait)."""
     note: str | None = None
     """Why (kept in ``sync.stored_plans.decision_note`` when discarding)."""
 
@@ -46,7 +49,8 @@ def apply_stored_plan(
     district_id = context.partition_key
     with warehouse.connect(district_id) as con:
         try:
-            plan, applied, summary = approve_stored_plan(con, district_id, config.plan_id,
+            plan_id = config.plan_id or only_waiting_plan(con, district_id)
+            plan, applied, summary = approve_stored_plan(con, district_id, plan_id,
                                                          context.run_id)
         except PlanRefused as exc:
             raise dg.Failure(description=f"approval refused: {exc}") from exc
@@ -75,7 +79,8 @@ def drop_stored_plan(
     district_id = context.partition_key
     with warehouse.connect(district_id) as con:
         try:
-            plan = discard_stored_plan(con, district_id, config.plan_id, config.note)
+            plan_id = config.plan_id or only_waiting_plan(con, district_id)
+            plan = discard_stored_plan(con, district_id, plan_id, config.note)
         except PlanRefused as exc:
             raise dg.Failure(description=f"discard refused: {exc}") from exc
     context.log.info(f"district {district_id}: stored plan {plan.plan_id} discarded")

@@ -145,6 +145,18 @@ def plans_awaiting_review(con: duckdb.DuckDBPyConnection) -> list[StoredPlan]:
     return [plan for (plan_id,) in ids if (plan := read_stored_plan(con, plan_id))]
 
 
+def only_waiting_plan(con: duckdb.DuckDBPyConnection, district_id: str) -> str:
+    """The id of the district's one plan waiting for review; :class:`PlanRefused` when none or
+    several wait (then the plan id must be named)."""
+    waiting = [p.plan_id for p in plans_awaiting_review(con) if p.district_id == district_id]
+    if len(waiting) == 1:
+        return waiting[0]
+    if not waiting:
+        raise PlanRefused(f"no plan of district {district_id!r} waits for review")
+    raise PlanRefused(f"{len(waiting)} plans of district {district_id!r} wait for review "
+                      f"({', '.join(waiting)}): name the one to decide (plan_id)")
+
+
 def _reviewable(con: duckdb.DuckDBPyConnection, district_id: str, plan_id: str) -> StoredPlan:
     plan = read_stored_plan(con, plan_id)
     if plan is None or plan.district_id != district_id:
