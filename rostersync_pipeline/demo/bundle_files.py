@@ -167,10 +167,11 @@ def night_changes(con: duckdb.DuckDBPyConnection, params: dict) -> dict[str, int
             count(*) filter (where night_change = 'family_name') as family_name,
             count(*) filter (where night_change = 'email') as email,
             count(*) filter (where night_change = 'grade') as grade,
-            count(*) filter (where night_change = 'enrollment') as enrollment
+            count(*) filter (where night_change = 'enrollment') as enrollment,
+            count(*) filter (where night_change = 'id_rotation') as id_rotation
         from student
         """,
         params,
     )
-    keys = ("dropped", "added", "family_name", "email", "grade", "enrollment")
+    keys = ("dropped", "added", "family_name", "email", "grade", "enrollment", "id_rotation")
     return dict(zip(keys, (int(v) for v in rows[0]), strict=True))

@@ -63,7 +63,18 @@ NIGHT_CHANGE_BASIS_POINTS: dict[str, int] = {
     "email": 50,
     "grade": 50,
     "enrollment": 50,
+    "id_rotation": 0,
 }
+# The benchmark's next night (issue #12): about 5% of the students changed, ID rotations included.
+BENCH_NIGHT_BASIS_POINTS: dict[str, int] = {
+    "dropped": 75,
+    "family_name": 75,
+    "email": 75,
+    "grade": 75,
+    "enrollment": 75,
+    "id_rotation": 50,
+}
+BENCH_NEW_STUDENT_BASIS_POINTS = 75
 
 MANIFEST = (
     ("manifest.version", "1.0"),
@@ -122,11 +133,15 @@ def write_oneroster_bundle(
     *,
     night: int = 0,
     problems: bool = False,
+    change_basis_points: dict[str, int] | None = None,
+    new_student_basis_points: int | None = None,
 ) -> BundleStats:
     """Write a OneRoster v1.1 CSV bundle (a directory of CSV files, manifest all bulk).
 
     ``night=0`` is the district as first exported; ``night=1`` the next night's export.
-    ``problems=True`` plants the demo's seeded problems (the same records in both nights) and
+    ``change_basis_points`` / ``new_student_basis_points`` replace night 1's change mix
+    (:data:`BENCH_NIGHT_BASIS_POINTS` is the benchmark's ~5%). ``problems=True`` plants the
+    demo's seeded problems (the same records in both nights) and
     records them in ``demo_problems.json`` in ``out_dir``.
     """
     if night not in (0, 1):
@@ -135,7 +150,8 @@ def write_oneroster_bundle(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     schools, teachers = district_shape(students)
-    new_students = round(students * NEW_STUDENT_BASIS_POINTS / 10_000) if night == 1 else 0
+    new_bp = NEW_STUDENT_BASIS_POINTS if new_student_basis_points is None else new_student_basis_points
+    new_students = round(students * new_bp / 10_000) if night == 1 else 0
     params = {
         "seed": seed,
         "n": students,
@@ -146,7 +162,7 @@ def write_oneroster_bundle(
         "per_student": ENROLLMENTS_PER_STUDENT,
         "per_section": STUDENTS_PER_SECTION,
         **sql.name_lists(),
-        **sql.change_bands(NIGHT_CHANGE_BASIS_POINTS),
+        **sql.change_bands(change_basis_points or NIGHT_CHANGE_BASIS_POINTS),
     }
     con = duckdb.connect()
     try:

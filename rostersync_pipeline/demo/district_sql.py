@@ -177,6 +177,7 @@ BUILD_STATEMENTS = (
                 when u >= $b_email_lo and u < $b_email_hi then 'email'
                 when u >= $b_grade_lo and u < $b_grade_hi then 'grade'
                 when u >= $b_enrollment_lo and u < $b_enrollment_hi then 'enrollment'
+                when u >= $b_id_rotation_lo and u < $b_id_rotation_hi then 'id_rotation'
                 when i >= $n then 'new'
             end as night_band
         from ids
@@ -200,7 +201,11 @@ BUILD_STATEMENTS = (
         drawn.r,
         drawn.night_band,
         drawn.night_change,
-        fake_uuid(drawn.h, mix(drawn.i, 'student', $seed)) as source_id,
+        -- an ID rotation: deleted and re-added in the SIS under a new sourcedId (same sis_id)
+        case when drawn.night_change = 'id_rotation'
+            then fake_uuid(drawn.h, mix(drawn.i, 'rotated', $seed))
+            else fake_uuid(drawn.h, mix(drawn.i, 'student', $seed))
+        end as source_id,
         (1000000 + drawn.i)::varchar as identifier,
         drawn.given_name,
         lists.last_names[1 + drawn.family_idx] as base_family_name,

@@ -209,23 +209,27 @@ def run_macros(con: duckdb.DuckDBPyConnection, macros: tuple[SqlMacro, ...]) -> 
             raise ModelError(f"{macro.path.name} (macro {macro.name}): {exc}") from exc
 
 
-def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> ModelRun:
+def existing_relations(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """``schema.name`` -> ``VIEW`` / ``BASE TABLE`` of every relation in the file (one query)."""
+    return {f"{schema}.{name}": kind for schema, name, kind in con.execute(
+        "select table_schema, table_name, table_type from information_schema.tables"
+    ).fetchall()}
+
+
+def run_model(
+    con: duckdb.DuckDBPyConnection, model: SqlModel, existing: dict[str, str] | None = None
+) -> ModelRun:
+    """Create or replace the model's table or view; a table's row count comes back with it."""
     started = time.perf_counter()
     kind = "view" if model.materialized == "view" else "table"
-    existing = con.execute(
-        "select table_type from information_schema.tables "
-        "where table_schema = ? and table_name = ?",
-        [model.schema, model.name],
-    ).fetchall()
+    current = (existing_relations(con) if existing is None else existing).get(model.key)
     try:
-        if existing and (existing[0][0] == "VIEW") != (kind == "view"):
-            con.execute(f"drop {'view' if existing[0][0] == 'VIEW' else 'table'} {model.key}")
-        con.execute(f"create or replace {kind} {model.key} as\n{model.sql}")
+        if current and (current == "VIEW") != (kind == "view"):
+            con.execute(f"drop {'view' if current == 'VIEW' else 'table'} {model.key}")
+        created = con.execute(f"create or replace {kind} {model.key} as\n{model.sql}").fetchall()
     except duckdb.Error as exc:
         raise ModelError(f"{model.path.name} ({model.key}): {exc}") from exc
-    rows = None
-    if kind == "table":
-        rows = con.execute(f"select count(*) from {model.key}").fetchall()[0][0]
+    rows = created[0][0] if kind == "table" and created else None
     return ModelRun(model.key, time.perf_counter() - started, rows)
 
 
@@ -239,5 +243,6 @@ def run_models(
     models = models or load_models()
     for root in sorted({model.root for model in models.values()}):
         run_macros(con, load_macros(root))
-    return [run_model(con, models[key]) for key in execution_order(models)
+    existing = existing_relations(con)
+    return [run_model(con, models[key], existing) for key in execution_order(models)
             if only is None or key in only]

@@ -10,7 +10,10 @@ offending values (they may be emails).
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +23,19 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SAMPLE_IDS = 5
+_PREFETCH: list[threading.Thread] = []
+
+
+def prefetch_great_expectations() -> None:
+    """Start importing Great Expectations in a background thread (it takes seconds), so that
+    by the time a run validates, the import is done: landing runs meanwhile (DuckDB releases
+    the GIL). Importing it again later waits for this import; calling this twice is harmless."""
+    if _PREFETCH or "great_expectations" in sys.modules:
+        return
+    thread = threading.Thread(target=importlib.import_module, args=("great_expectations",),
+                              name="prefetch-great-expectations", daemon=True)
+    _PREFETCH.append(thread)
+    thread.start()
 
 
 @dataclass(frozen=True)
