@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from rostersync_pipeline.cli.console import add_console_commands
 from rostersync_pipeline.cli.districts import CliError, require_configured, require_warehouse
 from rostersync_pipeline.cli.identity import register_identity_commands
 from rostersync_pipeline.cli.review import add_review_commands
@@ -86,6 +87,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from rostersync_pipeline.lib.storage.warehouse import district_connection, district_db_path
     from rostersync_pipeline.runner import run_sync
 
+    if args.night == 1:
+        return _demo_next_night(args)
     if args.students < 1100:
         raise CliError("--students must be at least 1100 (two schools of 550; one of "
                          "them plays the school the app does not know)")
@@ -97,7 +100,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     shutil.rmtree(demo_root, ignore_errors=True)
     district_db_path(warehouse, DEMO_DISTRICT).unlink(missing_ok=True)
     stats = write_oneroster_bundle(bundle, args.students, seed=7, problems=True)
-    write_district_config(config_dir, DEMO_DISTRICT, bundle)
+    write_district_config(config_dir, DEMO_DISTRICT, bundle, alerts={"open_alert_policy": "hold"})
     with district_connection(warehouse, DEMO_DISTRICT) as con:
         seed = seed_roster(con, bundle)
     print(
@@ -119,6 +122,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
               "which `make dev` opens)")
     print(f"total seconds: {time.perf_counter() - started:.1f}")
     return 0 if outcome.success else 1
+
+
+def _demo_next_night(args: argparse.Namespace) -> int:
+    """``demo --night 1``: write the next night's export (a closed school, a re-added student)
+    as a zip to upload in the console; nothing is synced."""
+    from rostersync_pipeline.demo.next_night import write_next_night
+
+    warehouse = Path(args.warehouse)
+    try:
+        night = write_next_night(warehouse / "demo", warehouse, DEMO_DISTRICT)
+    except FileNotFoundError as exc:
+        raise CliError(f"{exc}; `make demo` (or `rostersync demo`) syncs night 0 first") from exc
+    print(f"night 1 export: {night.bundle}")
+    print(f"  school {night.closed_school_name} closed: {night.users_removed} students and "
+          f"teachers and {night.sections_removed} sections leave the export")
+    print(f"  student {night.readded_from} re-added in the SIS as {night.readded_as} (new IDs "
+          "and email): a possible duplicate")
+    print("next: upload it in the console for a test import (docs/console.md)")
+    return 0
 
 
 def cmd_errors(args: argparse.Namespace) -> int:
@@ -150,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="generate a synthetic district with problems and sync it")
     demo.add_argument("--students", type=int, default=2000)
+    demo.add_argument("--night", type=int, choices=(0, 1), default=0,
+                      help="1: write the next night's export (a closed school, a re-added "
+                           "student) to upload in the console; nothing is synced")
     add_common(demo)
     demo.set_defaults(func=cmd_demo)
 
@@ -169,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_review_commands(sub, add_common)
     register_identity_commands(sub, add_common)
+    add_console_commands(sub, add_common)
     return parser
 
 

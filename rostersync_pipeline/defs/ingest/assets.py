@@ -6,7 +6,12 @@ from pathlib import Path
 import dagster as dg
 
 from rostersync_pipeline.defs.partitions import districts_partitions
-from rostersync_pipeline.lib.ingest.bundles import BundleRefused, check_bundle_allowed, run_work_dir
+from rostersync_pipeline.lib.ingest.bundles import (
+    BundleRefused,
+    check_bundle_allowed,
+    district_upload_dir,
+    run_work_dir,
+)
 from rostersync_pipeline.lib.ingest.drop_folder import bundles_in
 from rostersync_pipeline.lib.ingest.landing import write_fetch_context
 from rostersync_pipeline.lib.ingest.providers import RAW_TABLES, fetch_and_land, land_refused
@@ -35,20 +40,23 @@ RAW_SPECS = [
 
 class LandingConfig(dg.Config):
     bundle_path: str | None = None
-    """A bundle to land instead of the configured ``source.path`` (set by the drop-folder sensor)."""
+    """A bundle to land instead of the configured ``source.path`` (set by the drop-folder sensor
+    and by the console for an uploaded bundle)."""
 
 
-def bundle_to_land(source: SourceSettings, override: str | None) -> Path | None:
+def bundle_to_land(source: SourceSettings, override: str | None,
+                   upload_dir: Path | None = None) -> Path | None:
     """The bundle a file source's run lands (None for the other sources).
 
-    The run config's ``bundle_path`` (the drop-folder sensor's find) if set, refused with
-    :class:`BundleRefused` unless it is ``source.path`` or directly inside
-    ``source.drop_folder``; else ``source.path``; else the newest bundle in ``drop_folder``.
+    The run config's ``bundle_path`` (the drop-folder sensor's find, or a console upload) if
+    set, refused with :class:`BundleRefused` unless it is ``source.path`` or directly inside
+    ``source.drop_folder`` or ``upload_dir`` (the district's console uploads); else
+    ``source.path``; else the newest bundle in ``drop_folder``.
     """
     if not isinstance(source, FileSourceSettings):
         return None
     if override:
-        check_bundle_allowed(Path(override), source)
+        check_bundle_allowed(Path(override), source, upload_dir)
         return Path(override)
     if source.path:
         return Path(source.path)
@@ -84,7 +92,8 @@ def land_raw_roster(
           run_work_dir(warehouse.warehouse_dir, district.district_id, context.run_id) as work_dir):
         fetch_started = con.execute("select now()::timestamp").fetchall()[0][0]
         try:
-            bundle = bundle_to_land(source, config.bundle_path)
+            bundle = bundle_to_land(source, config.bundle_path, district_upload_dir(
+                warehouse.warehouse_dir, district.district_id))
         except BundleRefused as refused:
             bundle, result = None, land_refused(con, source.type, refused)
         else:

@@ -60,3 +60,60 @@ def run_moment(con: duckdb.DuckDBPyConnection, run_id: str, which: str = "finish
         raise ValueError(f"which must be started_at or finished_at, not {which!r}")
     rows = con.execute(f"select {which} from sync.runs where run_id = ?", [run_id]).fetchall()
     return rows[0][0] if rows else None
+
+
+SECTIONS_FOUND_SQL = """
+select distinct on (app_id) app_id, source_id, sis_id, name, school_app_id
+from roster.sections_history
+where app_id = try_cast($key as bigint) or source_id = $key or sis_id = $key
+order by app_id, valid_from desc
+"""
+
+SECTION_MEMBERS_SQL = """
+with enrollments as (
+    select user_app_id, role
+    from roster.enrollments_history
+    where section_app_id = $section_app_id
+        and status = 'active'
+        and valid_from <= $at and (valid_to is null or valid_to > $at)
+),
+
+users as (
+    select app_id, source_id, sis_id, first_name, last_name, grade
+    from roster.users_history
+    where valid_from <= $at and (valid_to is null or valid_to > $at)
+),
+
+final as (
+    select
+        enrollments.user_app_id,
+        enrollments.role,
+        users.source_id,
+        users.sis_id,
+        users.first_name,
+        users.last_name,
+        users.grade
+    from enrollments
+    left join users on users.app_id = enrollments.user_app_id
+)
+
+select * from final order by role desc, last_name, first_name, user_app_id
+"""
+
+
+def find_sections(con: duckdb.DuckDBPyConnection, key: str) -> list[dict]:
+    """Sections the history knows by app id, source id or SIS id ``key`` (latest version of
+    each): app_id, source_id, sis_id, name, school_app_id."""
+    cursor = con.execute(SECTIONS_FOUND_SQL, {"key": key.strip()})
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def section_members_at(
+    con: duckdb.DuckDBPyConnection, section_app_id: int, at: object
+) -> list[dict]:
+    """Who was enrolled (active) in the section at ``at`` (docs/operations.md, "who was in
+    section X on date D"), with the user's IDs, names and grade as valid then."""
+    cursor = con.execute(SECTION_MEMBERS_SQL, {"section_app_id": section_app_id, "at": at})
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

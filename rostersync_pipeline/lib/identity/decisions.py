@@ -91,3 +91,73 @@ def list_alerts(con: duckdb.DuckDBPyConnection, *, include_decided: bool = False
         return []
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+ALERT_PAIRS_SQL = """
+with incoming as (
+    select user_source_id as source_id, sis_id, email
+    from core.users
+    qualify row_number() over (partition by user_source_id order by source_row) = 1
+),
+
+final as (
+    select
+        a.entity,
+        a.source_id_l,
+        a.app_id_r,
+        a.score,
+        a.rules,
+        a.status,
+        a.gamma_birth_date,
+        a.gamma_first_name,
+        a.last_name_edits,
+        a.first_name_l,
+        a.last_name_l,
+        a.grade_l,
+        a.school_app_id_l,
+        school_l.custom_name as school_l,
+        incoming.sis_id as sis_id_l,
+        incoming.email as email_l,
+        a.first_name_r,
+        a.last_name_r,
+        a.grade_r,
+        a.school_app_id_r,
+        school_r.custom_name as school_r,
+        a.status_r,
+        app.sis_id as sis_id_r,
+        app.email as email_r,
+        app.origin as origin_r
+    from sync.match_alerts as a
+    left join incoming on incoming.source_id = a.source_id_l
+    left join roster.users as app on app.app_id = a.app_id_r
+    left join roster.schools as school_l on school_l.app_id = a.school_app_id_l
+    left join roster.schools as school_r on school_r.app_id = a.school_app_id_r
+    where $include_decided or a.status = 'open'
+)
+
+select * from final order by score desc, source_id_l, app_id_r
+"""
+
+
+def alert_pairs(con: duckdb.DuckDBPyConnection, *, include_decided: bool = False) -> list[dict]:
+    """The last run's possible-duplicate alerts side by side: the incoming record (``*_l``:
+    names, school, grade, SIS id, email) and the app record (``*_r``), with the evidence
+    (rules, score, same birth date, first-name similarity, last-name edits). No birth dates."""
+    try:
+        cursor = con.execute(ALERT_PAIRS_SQL, {"include_decided": include_decided})
+    except duckdb.CatalogException:
+        return []
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def latest_decisions(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+    """The decision that counts per incoming source id (the latest in
+    ``roster.match_decisions``): decision, app_id, decided_by, note, decided_at."""
+    cursor = con.execute(
+        "select source_id, entity, decision, app_id, decided_by, note, decided_at "
+        "from roster.match_decisions "
+        "qualify row_number() over (partition by entity, source_id order by decided_at desc) = 1"
+    )
+    names = [d[0] for d in cursor.description]
+    return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}

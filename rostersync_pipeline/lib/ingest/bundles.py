@@ -1,6 +1,7 @@
 """Opening a district's file bundle (a ``.zip`` or a directory of CSV) as hostile input.
 
-A bundle is read only from where the district's config says (:func:`check_bundle_allowed`), and
+A bundle is read only from where the district's config says, or from the district's upload
+folder that only the console writes (:func:`check_bundle_allowed`), and
 only as a snapshot: :func:`open_bundle` checks it and copies its CSV files into the run's own
 working folder ``<warehouse>/work/<district_id>/<run_id>/`` (:func:`run_work_dir`), which the
 landers read and the raw archive copies. Refused, with :class:`BundleRefused` naming the file or
@@ -131,8 +132,16 @@ def run_work_dir(warehouse_dir: Path | str, district_id: str, run_id: str) -> It
         _remove(path)
 
 
-def check_bundle_allowed(bundle: Path, source: FileSourceSettings) -> None:
-    """Refuse a bundle that is not the district's ``source.path`` or an entry of ``drop_folder``.
+def district_upload_dir(warehouse_dir: Path | str, district_id: str) -> Path:
+    """``<warehouse>/uploads/<district_id>``: bundles uploaded in the console, written there
+    (complete, by rename) by the console only; no sensor watches it."""
+    return Path(warehouse_dir) / "uploads" / _safe(district_id)
+
+
+def check_bundle_allowed(bundle: Path, source: FileSourceSettings,
+                         upload_dir: Path | None = None) -> None:
+    """Refuse a bundle that is not the district's ``source.path``, an entry of ``drop_folder``
+    or an entry of the district's ``upload_dir`` (:func:`district_upload_dir`, when given).
 
     Paths are compared with their folders resolved (``..`` and symlinked folders included) and
     their last part as named, so a symlink placed there passes this check and is refused by
@@ -143,10 +152,12 @@ def check_bundle_allowed(bundle: Path, source: FileSourceSettings) -> None:
         return
     if source.drop_folder and seen.parent == Path(os.path.realpath(source.drop_folder)):
         return
+    if upload_dir is not None and seen.parent == Path(os.path.realpath(upload_dir)):
+        return
     raise BundleRefused(
         _shown(seen.name or str(bundle)),
-        "not the district's configured source.path nor a bundle directly inside its "
-        "source.drop_folder; a run lands only from those",
+        "not the district's configured source.path, a bundle directly inside its "
+        "source.drop_folder, nor one uploaded in the console; a run lands only from those",
     )
 
 

@@ -224,3 +224,61 @@ def sync_run_summary(
     """The summary of this sync run (fetch, errors, plan) with the given status."""
     return build_run_summary(con, district_id=district_id, run_id=run_id, status=status,
                              reasons=reasons, export_path=export_path)
+
+
+@dataclass(frozen=True)
+class RunListing:
+    """One row of a district's run list (``sync.runs``)."""
+
+    run_id: str
+    status: RunStatus
+    dry_run: bool
+    started_at: datetime | None
+    finished_at: datetime | None
+    counts: dict[str, dict[str, int]]
+    error_counts: dict[str, int]
+    reasons: list[str]
+
+
+def list_runs(
+    con: duckdb.DuckDBPyConnection, *, limit: int = 50, before: datetime | None = None
+) -> list[RunListing]:
+    """The district's runs, newest first (``finished_at``), optionally those before a moment."""
+    rows = con.execute(
+        "select run_id, status, dry_run, started_at, finished_at, counts, error_counts, "
+        "status_reason from sync.runs where ?::timestamp is null or finished_at < ? "
+        "order by finished_at desc, run_id limit ?",
+        [before, before, limit],
+    ).fetchall()
+    return [RunListing(run_id, parse_status(status), dry_run, started, finished,
+                       json.loads(counts or "{}"), json.loads(errors or "{}"),
+                       reason.split("; ") if reason else [])
+            for run_id, status, dry_run, started, finished, counts, errors, reason in rows]
+
+
+def run_finished_at(con: duckdb.DuckDBPyConnection, run_id: str) -> datetime | None:
+    rows = con.execute("select finished_at from sync.runs where run_id = ?", [run_id]).fetchall()
+    return rows[0][0] if rows else None
+
+
+ERROR_COLUMNS = ("record_type", "field", "error_value", "error_code", "source_id", "app_id",
+                 "school", "name", "message")
+
+
+def error_rows(
+    con: duckdb.DuckDBPyConnection, run_id: str, error_code: str, *, after: int | None = None,
+    limit: int = 100,
+) -> tuple[list[dict], int | None]:
+    """One page of a run's ``sync.sync_errors`` rows of one code, in stored order (keyset on
+    the table's ``rowid``): (rows, the key of the next page or None)."""
+    cursor = con.execute(
+        f"select rowid, {', '.join(ERROR_COLUMNS)} from sync.sync_errors "
+        "where run_id = ? and error_code = ? and (?::bigint is null or rowid > ?) "
+        "order by rowid limit ?",
+        [run_id, error_code, after, after, limit + 1],
+    )
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1]["rowid"] if more and rows else None)
