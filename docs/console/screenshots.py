@@ -79,6 +79,9 @@ def walk(page, url: str, night_1: Path, section: str) -> None:
     page.set_input_files("input[name=bundle]", str(night_1))
     shot(page, "05-upload")
     page.click("button.primary")
+    while page.locator("ol.stages li.done").count() < 2 and "Finished" not in page.content():
+        page.wait_for_timeout(300)
+        page.goto(page.url)
     shot(page, "06-test-import-running")
     wait_for_launch(page)
     shot(page, "07-test-import-result")

@@ -127,6 +127,7 @@ def test_upload_starts_a_test_import_and_running_it_for_real_is_a_second_step(
     assert wait_for_launch(page) == "succeeded"
     result = page.inner_text("main")
     assert "dry_run" in result and "VALUE_NOT_SPECIFIED" in result
+    assert "would be held" not in result
     assert page.locator("meta[http-equiv=refresh]").count() == 0
     assert district.roster_snapshot() == before
     uploads = list((site.districts.warehouse_dir / "uploads" / "district-u").iterdir())

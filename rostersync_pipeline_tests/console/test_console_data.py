@@ -147,3 +147,23 @@ def test_the_drop_folder_sensor_does_not_pick_up_uploads(tmp_path: Path) -> None
                                      resources={"warehouse": warehouse}) as context:
             result = drop_folder_sensor(context)
     assert result.run_requests == []
+
+
+def test_a_test_import_says_whether_a_real_run_would_be_held(con, tmp_path: Path) -> None:
+    from rostersync_pipeline.config import load_district
+    from rostersync_pipeline.console.views.imports import would_hold
+    from rostersync_pipeline.demo.app_roster import write_district_config
+    from rostersync_pipeline.lib.report.run_record import RunSummary
+    from rostersync_pipeline.lib.report.run_status import RunStatus
+
+    con.execute("insert into roster.users (app_id, role) select i, 'student' from range(30) t(i)")
+    write_district_config(tmp_path, "district-a", tmp_path / "roster.zip")
+    district = load_district(tmp_path, "district-a")
+    summary = RunSummary("r1", "district-a", RunStatus.DRY_RUN, True, True, "bulk",
+                         counts={"students": {"deactivate": 10, "unchanged": 20}})
+    assert would_hold(con, summary, district) == [
+        "students: would deactivate 10 of 30 active records (33.3% > 10%)"]
+    summary.counts["students"]["deactivate"] = 2
+    assert would_hold(con, summary, district) == []
+    strict = district.model_copy(update={"require_approval": True})
+    assert would_hold(con, summary, strict) == ["the district requires approval of every plan"]

@@ -21,11 +21,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from rostersync_pipeline.config import ConfigError, load_district, source_roots_from_env
+from rostersync_pipeline.config import (
+    ConfigError,
+    DistrictConfig,
+    load_district,
+    source_roots_from_env,
+)
 from rostersync_pipeline.console import audit, launch
 from rostersync_pipeline.console.launch import read_launch
 from rostersync_pipeline.console.views.common import (
@@ -34,9 +40,18 @@ from rostersync_pipeline.console.views.common import (
     flash,
     start,
 )
+from rostersync_pipeline.lib.apply.guard import (
+    ROSTER_ENTITY_SQL,
+    id_change_reasons,
+    threshold_reasons,
+)
 from rostersync_pipeline.lib.ingest.bundles import district_upload_dir
 from rostersync_pipeline.lib.ingest.providers.base import FileSourceSettings
-from rostersync_pipeline.lib.report.run_record import read_run_summary
+from rostersync_pipeline.lib.report.run_record import (
+    RunSummary,
+    latest_run_id,
+    read_run_summary,
+)
 
 SHOWN_NAME = re.compile(r"[^A-Za-z0-9_. -]")
 CHUNK_BYTES = 1 << 20
@@ -53,6 +68,13 @@ def _source(ctx: DistrictRequest) -> tuple[Any, str | None]:
     except ConfigError as exc:
         return None, f"the district's config does not load: {exc}"
     return district.source, None
+
+
+def district_config(ctx: DistrictRequest) -> DistrictConfig | None:
+    try:
+        return load_district(ctx.state.config_dir, ctx.district_id, source_roots_from_env())
+    except ConfigError:
+        return None
 
 
 async def upload_page(ctx: DistrictRequest) -> Response:
@@ -138,17 +160,43 @@ def _dagster_status(ctx: DistrictRequest, run_id: str | None) -> str | None:
     return run.status.value if run is not None else None
 
 
+def would_hold(con: duckdb.DuckDBPyConnection, summary: RunSummary,
+               district: DistrictConfig | None) -> list[str]:
+    """Why a real run of this test import would be held, by the guard's own rules
+    (:func:`threshold_reasons`, :func:`id_change_reasons`) on the test import's counts and
+    today's roster; empty when it would not be (or the district's config does not load)."""
+    if district is None or summary.status != "dry_run":
+        return []
+    active = dict(con.execute(ROSTER_ENTITY_SQL).fetchall())
+    reasons = [reason for entity, actions in sorted(summary.counts.items())
+               for reason in threshold_reasons(entity, actions, active.get(entity, 0),
+                                               district.guard)]
+    if latest_run_id(con) == summary.run_id:
+        reasons += id_change_reasons(con, district.guard)
+    if district.require_approval:
+        reasons.append("the district requires approval of every plan")
+    return reasons
+
+
+def _result(con: duckdb.DuckDBPyConnection, run_id: str,
+            district: DistrictConfig | None) -> tuple[RunSummary | None, list[str]]:
+    summary = read_run_summary(con, run_id)
+    return summary, would_hold(con, summary, district) if summary else []
+
+
 async def launch_page(ctx: DistrictRequest) -> Response:
     """A launched run's progress (reloading until it ends), then its outcome; a finished test
-    import shows its summary and offers "Run it for real"."""
+    import shows its summary, whether a real run would be held, and "Run it for real"."""
     found = await run_in_threadpool(_launch_of_district, ctx)
     if found is None:
         return ctx.not_found()
-    summary = None
+    summary, held_because = None, []
     if found.finished and found.dagster_run_id:
-        summary = await ctx.read(read_run_summary, found.dagster_run_id)
+        district = await run_in_threadpool(district_config, ctx)
+        summary, held_because = await ctx.read(_result, found.dagster_run_id, district) \
+            or (None, [])
     dagster_status = await run_in_threadpool(_dagster_status, ctx, found.dagster_run_id)
-    return ctx.render("launch.html", launch=found, summary=summary,
+    return ctx.render("launch.html", launch=found, summary=summary, held_because=held_because,
                       dagster_status=dagster_status, refresh=not found.finished,
                       stage_names=_stage_names(found))
 
