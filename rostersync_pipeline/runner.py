@@ -149,8 +149,10 @@ def run_sync(
     instance: dg.DagsterInstance | None = None,
     quiet: bool = True,
     progress: bool = False,
+    tags: dict[str, str] | None = None,
 ) -> SyncOutcome:
-    """Sync one district now; the config is validated first (a bad file raises ConfigError)."""
+    """Sync one district now; the config is validated first (a bad file raises ConfigError).
+    ``tags`` are added to the run's (the console names its trigger and actor there)."""
     defs, instance = _prepare(district_id, config_dir, warehouse_dir, instance)
     job = defs.resolve_job_def(SYNC_JOB_NAME)
     run_config: dict[str, Any] = {"ops": {"roster__synced_roster": {"config": {"dry_run": dry_run}}}}
@@ -165,7 +167,7 @@ def run_sync(
             run_config=run_config,
             instance=instance,
             raise_on_error=False,
-            tags={"rostersync/district": district_id, "rostersync/trigger": "cli"},
+            tags={"rostersync/district": district_id, "rostersync/trigger": "cli", **(tags or {})},
         )
     stage_seconds = {}
     for step in instance.get_run_step_stats(result.run_id):
@@ -200,6 +202,7 @@ def run_review_job(
     config_dir: Path,
     warehouse_dir: Path,
     instance: dg.DagsterInstance | None = None,
+    tags: dict[str, str] | None = None,
 ) -> JobOutcome:
     """Run one of the district's review jobs in-process (approve, discard, restore, decide)."""
     defs, instance = _prepare(district_id, config_dir, warehouse_dir, instance)
@@ -210,7 +213,7 @@ def run_review_job(
         run_config={"ops": {op_name: {"config": op_config}}, "loggers": QUIET_LOGGERS},
         instance=instance,
         raise_on_error=False,
-        tags={"rostersync/district": district_id, "rostersync/trigger": "cli"},
+        tags={"rostersync/district": district_id, "rostersync/trigger": "cli", **(tags or {})},
     )
     skipped = _skip_reason(instance, result.run_id)
     if skipped:

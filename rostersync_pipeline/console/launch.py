@@ -10,8 +10,8 @@ process, not a thread: the run opens the district's DuckDB file for writing, whi
 allows one process at a time, while the console keeps reading it between the run's steps.
 
 While it runs, the worker writes into its row the Dagster run id (as soon as the run holds the
-district's lock, whose holder file names the run) and each finished stage of a sync; it tags
-the Dagster run ``rostersync/trigger: console``, ``rostersync/actor: <email>`` and
+district's lock, whose holder file names the run) and each finished stage of a sync; the
+Dagster run is created with the tags ``rostersync/trigger: console``, ``rostersync/actor: <email>`` and
 ``rostersync/console_launch: <id>``. At the end it writes how the run ended. The console keeps
 at most one launch per district in progress; a worker that dies is marked failed by the
 thread that waits for it, and launches left unfinished by a stopped console are marked failed
@@ -217,7 +217,7 @@ def _instance():
 
 class _RunIdWatcher(threading.Thread):
     """Finds this process's Dagster run as soon as it holds the district's lock (the holder
-    file names the run and its pid), records it in the launch and tags the run."""
+    file names the run and its pid) and records it in the launch."""
 
     def __init__(self, db: Path, launch: Launch, warehouse_dir: Path, instance: Any) -> None:
         super().__init__(daemon=True, name="run-id-watcher")
@@ -233,15 +233,12 @@ class _RunIdWatcher(threading.Thread):
             if holder is not None and holder.pid == os.getpid():
                 self.run_id = holder.run_id
                 _update(self.db, self.launch.launch_id, dagster_run_id=holder.run_id)
-                _tag(self.instance, holder.run_id, self.launch)
                 return
 
 
-def _tag(instance: Any, run_id: str, launch: Launch) -> None:
-    if instance is None:
-        return
-    instance.add_run_tags(run_id, dict(zip(TRIGGER_TAGS, ("console", launch.actor,
-                                                          str(launch.launch_id)), strict=True)))
+def _tags(launch: Launch) -> dict[str, str]:
+    """The run's tags: started from the console, by whom, for which launch."""
+    return dict(zip(TRIGGER_TAGS, ("console", launch.actor, str(launch.launch_id)), strict=True))
 
 
 def _run(launch: Launch, db: Path, config_dir: Path, warehouse_dir: Path,
@@ -265,14 +262,15 @@ def _run(launch: Launch, db: Path, config_dir: Path, warehouse_dir: Path,
             bundle = params.get("bundle")
             outcome = run_sync(launch.district_id, config_dir=config_dir,
                                warehouse_dir=warehouse_dir, dry_run=SYNC_KINDS[launch.kind],
-                               bundle_path=Path(bundle) if bundle else None, instance=instance)
+                               bundle_path=Path(bundle) if bundle else None, instance=instance,
+                               tags=_tags(launch))
         finally:
             remove_step_listener(on_step)
         failure = outcome.failure or (outcome.reason if outcome.status == "skipped" else None)
         return outcome.run_id, outcome.success, str(outcome.status), failure
     job, op_name, config = _review_job(launch)
     result = run_review_job(job, launch.district_id, op_name, config, config_dir=config_dir,
-                            warehouse_dir=warehouse_dir, instance=instance)
+                            warehouse_dir=warehouse_dir, instance=instance, tags=_tags(launch))
     recorded = read_summary(warehouse_dir, launch.district_id, result.run_id) \
         if result.success and launch.kind == APPROVE else None
     return (result.run_id, result.success, str(recorded.status) if recorded else None,
@@ -316,8 +314,6 @@ def main(argv: list[str]) -> int:
         return 1
     watcher.done.set()
     watcher.join(timeout=2)
-    if watcher.run_id != run_id:
-        _tag(instance, run_id, launch)
     _finish(db, launch_id, "succeeded" if success else "failed", dagster_run_id=run_id,
             run_status=status, failure=None if success else (failure or "the run failed"))
     return 0
