@@ -14,6 +14,10 @@ from rostersync_pipeline.config.cron import normalize_cron
 from rostersync_pipeline.config.errors import is_district_id
 from rostersync_pipeline.lib.ingest.providers import source_config_models
 from rostersync_pipeline.lib.ingest.providers.base import FileSourceSettings
+from rostersync_pipeline.lib.storage.destinations.settings import (
+    DestinationSettings,
+    DuckDBDestinationSettings,
+)
 from rostersync_pipeline.lib.validate.suites import EXPECTATION_NAMES
 
 MatchKey = Literal["source_id", "sis_id", "state_id", "student_number", "email", "username"]
@@ -152,6 +156,11 @@ class DistrictConfig(_Strict):
         default=65536, ge=256, le=16 * 1024 * 1024,
         description="A value longer than this (in bytes) is refused (UNSAFE_VALUE) and its "
         "record is not imported.",
+    )
+    destination: DestinationSettings = Field(
+        default_factory=DuckDBDestinationSettings,
+        description="Where the roster is applied: the district's DuckDB file (default) or a "
+        "schema of the app's PostgreSQL database (docs/destinations.md).",
     )
 
     @model_validator(mode="before")

@@ -1,4 +1,5 @@
-"""Where district configs live and where each district's DuckDB file lives.
+"""Where district configs live, where each district's DuckDB file lives, and where its roster
+is applied (its destination: the DuckDB file itself, or the app's PostgreSQL database).
 
 Within a run the resource also holds the run's district lock from set-up to teardown (see
 ``resources/run_lock.py``), and opens only that district's file: a step cannot write another
@@ -22,6 +23,8 @@ from rostersync_pipeline.config import (
     load_valid_district_configs,
     source_roots_from_env,
 )
+from rostersync_pipeline.lib.ingest.bundles import district_work_dir
+from rostersync_pipeline.lib.storage.destinations import RosterDestination, destination_for
 from rostersync_pipeline.lib.storage.warehouse import district_connection, district_db_path
 from rostersync_pipeline.resources.run_lock import NO_RUN, RunLockState, hold_run_lock
 
@@ -73,6 +76,14 @@ class RosterWarehouse(dg.ConfigurableResource):
         for stem in sorted(invalid):
             (logger or log).warning("district config skipped: %s", invalid[stem])
         return valid
+
+    def destination(self, district_id: str) -> RosterDestination:
+        """The district's roster destination (``destination`` in its config). Its secrets (the
+        PostgreSQL DSN, the webhook secret) are read from the environment when it connects."""
+        config = self.district(district_id)
+        # scratch files of bulk copies: what a killed run leaves is removed with its work folder
+        return destination_for(config.destination, district_id,
+                               district_work_dir(self.warehouse_dir, district_id))
 
     def db_path(self, district_id: str) -> Path:
         return district_db_path(self.warehouse_dir, district_id)

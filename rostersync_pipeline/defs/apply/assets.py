@@ -6,19 +6,22 @@ written by ``normalize_roster``'s expectation-suite checks): the run is recorded
 code, the failure e-mail) while its plan, errors and export are kept.
 """
 
+import time
 
 import dagster as dg
 import duckdb
 
 from rostersync_pipeline.defs.partitions import district_check_spec, districts_partitions
-from rostersync_pipeline.lib.apply.apply_plan import apply_changes
 from rostersync_pipeline.lib.apply.guard import evaluate_guard, record_guard_decision
 from rostersync_pipeline.lib.apply.plan_store import store_plan
+from rostersync_pipeline.lib.apply.plan_tables import CURRENT_PLAN
+from rostersync_pipeline.lib.apply.refresh import deliver_pending_webhooks
 from rostersync_pipeline.lib.ingest.landing import require_this_run
 from rostersync_pipeline.lib.report.export import export_path
 from rostersync_pipeline.lib.report.run_record import record_run, sync_run_summary
 from rostersync_pipeline.lib.report.run_status import RunStatus
 from rostersync_pipeline.lib.storage.analytics import publish_run
+from rostersync_pipeline.lib.storage.destinations import DestinationRefused
 from rostersync_pipeline.lib.storage.warehouse import transaction
 from rostersync_pipeline.lib.validate.expectation_results import hard_failures
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
@@ -59,17 +62,21 @@ STATUS_TAG = "rostersync/status"
 def synced_roster(
     context: dg.AssetExecutionContext, config: SyncRunConfig, warehouse: RosterWarehouse
 ) -> dg.MaterializeResult:
-    """The app's roster (``roster.*``) after this run: the plan applied, held, or (dry run) left.
+    """The app's roster after this run: the plan applied, held, or (dry run) left.
 
-    Grain: one row per app school, user, section and enrollment; ``roster.change_log`` holds one
-    row per applied change and ``roster.*_history`` one row per record version. The run's
-    ``sync.runs`` row, the guard's decision and (when held) the stored plan commit in the same
-    transaction as the roster changes: a crash leaves either all of them or none. A held plan
+    The roster lives in the district's destination: the ``roster`` schema of its DuckDB file, or
+    a schema of the app's PostgreSQL database (docs/destinations.md). Grain: one row per app
+    school, user, section and enrollment; ``change_log`` holds one row per applied change,
+    ``change_feed`` the same with a cursor for the app, ``*_history`` one row per record
+    version. The run's ``sync.runs`` row, the guard's decision and (when held) the stored plan
+    commit in the same transaction as a DuckDB roster's changes, or right after a PostgreSQL
+    destination's commit (a crash in between is recorded by the next run). A held plan
     (status ``requires_review``) waits in ``sync.stored_plans`` (plan id = run id) until
     ``rostersync approve`` / the ``approve_plan`` job applies it or it is discarded. A failed
     hard expectation blocks apply (status ``blocked``, see the module docstring).
     """
     district = warehouse.district(context.partition_key)
+    destination = warehouse.destination(district.district_id)
     dry_run = config.dry_run or district.dry_run
     export = str(export_path(warehouse.warehouse_dir, district.district_id, context.run_id))
     with warehouse.connect(district.district_id) as con:
@@ -91,14 +98,26 @@ def synced_roster(
             con, district_id=district.district_id, run_id=context.run_id,
             status=decision.status, reasons=decision.reasons, export_path=export,
         )
-        with transaction(con):
-            applied = apply_changes(con, context.run_id) if decision.applies else 0
+
+        def record(applied: int) -> None:
             record_guard_decision(con, context.run_id, decision, applied)
             if decision.status is RunStatus.REQUIRES_REVIEW:
                 store_plan(con, context.run_id, district.district_id, decision.reasons,
                            summary.counts)
             record_run(con, summary)
+
+        started = time.perf_counter()
+        try:
+            result = destination.apply(con, context.run_id,
+                                       CURRENT_PLAN if decision.applies else None, record,
+                                       summary=summary)
+        except DestinationRefused as exc:
+            raise dg.Failure(description=f"apply refused: {exc}", allow_retries=False) from exc
+        apply_seconds = time.perf_counter() - started
+        applied = result.changes if result is not None else 0
         active = dict(con.execute(ACTIVE_COUNTS_SQL).fetchall())
+        if result is not None:
+            deliver_pending_webhooks(con, destination, context.log)
     context.log.info(f"district {district.district_id}: {decision.status}, {applied} change(s) "
                      "applied")
     for reason in decision.reasons:
@@ -110,6 +129,9 @@ def synced_roster(
             "status": decision.status.value,
             "plan_id": context.run_id if held else "none",
             "changes_applied": applied,
+            "destination": destination.label,
+            "apply_seconds": round(apply_seconds, 3),
+            "feed_until": result.feed_until if result is not None else "none",
             "reasons": "; ".join(decision.reasons) or "none",
             "active_users": active.get("users", 0),
             "active_sections": active.get("sections", 0),

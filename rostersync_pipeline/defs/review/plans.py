@@ -23,9 +23,11 @@ from rostersync_pipeline.lib.apply.plan_store import (
     discard_stored_plan,
     only_waiting_plan,
 )
+from rostersync_pipeline.lib.apply.refresh import deliver_pending_webhooks, refresh_roster
 from rostersync_pipeline.lib.report.run_status import RunStatus
 from rostersync_pipeline.lib.report.summary_text import summary_markdown
 from rostersync_pipeline.lib.storage.analytics import publish_run
+from rostersync_pipeline.lib.storage.destinations import DestinationRefused
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
 APPROVE_JOB_NAME = "approve_plan"
@@ -45,15 +47,19 @@ class StoredPlanConfig(dg.Config):
 def apply_stored_plan(
     context: dg.OpExecutionContext, config: StoredPlanConfig, warehouse: RosterWarehouse
 ) -> None:
-    """Apply the stored plan in one transaction with the approval run's record."""
+    """Apply the stored plan in one transaction with the approval run's record (the roster
+    read from the district's destination first)."""
     district_id = context.partition_key
+    destination = warehouse.destination(district_id)
     with warehouse.connect(district_id) as con:
         try:
+            refresh_roster(con, destination, context.log)
             plan_id = config.plan_id or only_waiting_plan(con, district_id)
             plan, applied, summary = approve_stored_plan(con, district_id, plan_id,
-                                                         context.run_id)
-        except PlanRefused as exc:
+                                                         context.run_id, destination)
+        except (PlanRefused, DestinationRefused) as exc:
             raise dg.Failure(description=f"approval refused: {exc}") from exc
+        deliver_pending_webhooks(con, destination, context.log)
         publish_run(con, warehouse.warehouse_dir, district_id, context.run_id,
                     tables=("runs", "roster_counts"))
     context.log.info(f"district {district_id}: stored plan {plan.plan_id} approved, "

@@ -7,9 +7,11 @@ restore is a run of its own (status ``restored``), in one transaction; see docs/
 import dagster as dg
 
 from rostersync_pipeline.defs.partitions import districts_partitions
+from rostersync_pipeline.lib.apply.refresh import deliver_pending_webhooks, refresh_roster
 from rostersync_pipeline.lib.apply.restore import RestoreRefused, restore_to_run
 from rostersync_pipeline.lib.report.run_status import RunStatus
 from rostersync_pipeline.lib.storage.analytics import publish_run
+from rostersync_pipeline.lib.storage.destinations import DestinationRefused
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
 RESTORE_JOB_NAME = "restore_roster"
@@ -27,11 +29,15 @@ def restore_roster_to_run(
 ) -> None:
     """Set every record back to its version valid when ``to_run_id`` finished."""
     district_id = context.partition_key
+    destination = warehouse.destination(district_id)
     with warehouse.connect(district_id) as con:
         try:
-            result = restore_to_run(con, district_id, config.to_run_id, run_id=context.run_id)
-        except RestoreRefused as exc:
+            refresh_roster(con, destination, context.log)
+            result = restore_to_run(con, district_id, config.to_run_id, run_id=context.run_id,
+                                    destination=destination)
+        except (RestoreRefused, DestinationRefused) as exc:
             raise dg.Failure(description=f"restore refused: {exc}") from exc
+        deliver_pending_webhooks(con, destination, context.log)
         publish_run(con, warehouse.warehouse_dir, district_id, context.run_id,
                     tables=("runs", "roster_counts"))
     context.log.info(f"district {district_id}: restored to run {config.to_run_id}, "

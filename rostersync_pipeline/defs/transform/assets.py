@@ -21,11 +21,13 @@ from rostersync_pipeline.defs.checks.model_checks import (
     promises,
 )
 from rostersync_pipeline.defs.partitions import districts_partitions
+from rostersync_pipeline.lib.apply.refresh import refresh_roster
 from rostersync_pipeline.lib.ingest.landing import require_this_run
 from rostersync_pipeline.lib.ingest.providers import RAW_TABLES
 from rostersync_pipeline.lib.report.run_record import sync_run_summary
 from rostersync_pipeline.lib.report.run_status import RunStatus
 from rostersync_pipeline.lib.report.summary_text import summary_markdown
+from rostersync_pipeline.lib.storage.destinations import DestinationRefused
 from rostersync_pipeline.lib.transform.district_settings import write_settings
 from rostersync_pipeline.lib.transform.sql_runner import SQL_ROOT, SqlModel, load_models, run_models
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
@@ -73,6 +75,18 @@ def _check_specs(stage: str) -> list[dg.AssetCheckSpec]:
     return specs
 
 
+def _read_roster_from_destination(
+    context: dg.AssetExecutionContext, warehouse: RosterWarehouse, con
+) -> None:
+    """Matching reads the roster from the district's destination: a PostgreSQL destination's
+    roster is mirrored into ``roster.*`` here, before any model reads it (docs/destinations.md).
+    """
+    try:
+        refresh_roster(con, warehouse.destination(context.partition_key), context.log)
+    except DestinationRefused as exc:
+        raise dg.Failure(description=f"roster destination: {exc}", allow_retries=False) from exc
+
+
 def _run_stage(
     context: dg.AssetExecutionContext, warehouse: RosterWarehouse, stage: str
 ) -> Iterator[dg.MaterializeResult]:
@@ -81,6 +95,7 @@ def _run_stage(
     with warehouse.connect(district.district_id) as con:
         require_this_run(con, context.run_id)
         if stage == "normalize":
+            _read_roster_from_destination(context, warehouse, con)
             write_settings(con, district)
         results = run_models(con, MODELS, only=set(models))
         checks: dict[str, list[dg.AssetCheckResult]] = {

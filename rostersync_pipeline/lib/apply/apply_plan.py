@@ -132,6 +132,18 @@ def apply_enrollments(
     _run_steps(con, ENROLLMENT_STEPS, run_id, tables)
 
 
+def apply_roster_steps(
+    con: duckdb.DuckDBPyConnection, run_id: str, tables: PlanTables = CURRENT_PLAN
+) -> None:
+    """The plan's writes to ``roster.schools|users|sections|enrollments`` only: no history or
+    change-log rows (a PostgreSQL destination's mirror takes these after the destination did)."""
+    extra = () if tables == CURRENT_PLAN else (tables,)
+    apply_schools(con, run_id, *extra)
+    apply_users(con, run_id, *extra)
+    apply_sections(con, run_id, *extra)
+    apply_enrollments(con, run_id, *extra)
+
+
 def apply_changes(
     con: duckdb.DuckDBPyConnection, run_id: str, tables: PlanTables = CURRENT_PLAN
 ) -> int:
@@ -140,12 +152,8 @@ def apply_changes(
     ``tables`` names the plan tables to read (the run's ``sync.plan_*`` by default, or a stored
     plan staged for approval). Returns the number of changes applied.
     """
-    extra = () if tables == CURRENT_PLAN else (tables,)
     baseline_history(con)
-    apply_schools(con, run_id, *extra)
-    apply_users(con, run_id, *extra)
-    apply_sections(con, run_id, *extra)
-    apply_enrollments(con, run_id, *extra)
+    apply_roster_steps(con, run_id, tables)
     record_history(con, run_id)
     con.execute(CHANGE_LOG_STEP.format(**tables), {"run_id": run_id})
     return con.execute(

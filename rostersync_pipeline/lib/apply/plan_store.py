@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
 
-from rostersync_pipeline.lib.apply.apply_plan import apply_changes
 from rostersync_pipeline.lib.apply.history import ENTITY_TABLES
 from rostersync_pipeline.lib.apply.plan_tables import CURRENT_PLAN, PlanTables
 from rostersync_pipeline.lib.report.run_record import RunSummary, build_run_summary, record_run
 from rostersync_pipeline.lib.report.run_status import RunStatus
 from rostersync_pipeline.lib.storage.warehouse import transaction
+
+if TYPE_CHECKING:
+    from rostersync_pipeline.lib.storage.destinations.interface import RosterDestination
 
 STORED = {name: f"sync.stored_{name}" for name in CURRENT_PLAN}
 STAGED = {name: f"approval_{name}" for name in CURRENT_PLAN}
@@ -179,39 +182,53 @@ def stage_stored_plan(con: duckdb.DuckDBPyConnection, plan_id: str) -> PlanTable
 
 
 def approve_stored_plan(
-    con: duckdb.DuckDBPyConnection, district_id: str, plan_id: str, run_id: str
+    con: duckdb.DuckDBPyConnection,
+    district_id: str,
+    plan_id: str,
+    run_id: str,
+    destination: RosterDestination | None = None,
 ) -> tuple[StoredPlan, int, RunSummary]:
     """Apply exactly the stored plan as run ``run_id``; returns (plan, changes, the run's summary).
 
-    The roster changes, the plan's new status and the approval run's ``sync.runs`` row commit in
-    one transaction. Raises :class:`PlanRefused` (nothing changed) if the plan is unknown,
-    already decided, or the roster changed since the plan was made.
+    The roster changes go to ``destination`` (default: the district's DuckDB file) in one
+    transaction, with the plan's new status and the approval run's ``sync.runs`` row (for a
+    PostgreSQL destination: right after its commit; its roster must have been mirrored first,
+    :func:`~rostersync_pipeline.lib.apply.refresh.refresh_roster`). Raises
+    :class:`PlanRefused` (nothing changed) if the plan is unknown, already decided, or the
+    roster changed since the plan was made.
     """
+    if destination is None:
+        from rostersync_pipeline.lib.storage.destinations.duckdb import DuckDBDestination
+
+        destination = DuckDBDestination()
     started_at = con.execute("select now()::timestamp").fetchall()[0][0]
-    with transaction(con):
-        plan = _reviewable(con, district_id, plan_id)
-        changed = fingerprint_changes(plan.fingerprint, roster_fingerprint(con))
-        if changed:
-            raise PlanRefused(
-                f"plan {plan_id} was made on a roster that has changed since ("
-                + "; ".join(changed)
-                + "): it cannot be applied as reviewed. Discard it and review the newer plan "
-                "of the next run instead."
-            )
-        staged = stage_stored_plan(con, plan_id)
-        applied = apply_changes(con, run_id, staged)
+    plan = _reviewable(con, district_id, plan_id)
+    changed = fingerprint_changes(plan.fingerprint, roster_fingerprint(con))
+    if changed:
+        raise PlanRefused(
+            f"plan {plan_id} was made on a roster that has changed since ("
+            + "; ".join(changed)
+            + "): it cannot be applied as reviewed. Discard it and review the newer plan "
+            "of the next run instead."
+        )
+    staged = stage_stored_plan(con, plan_id)
+    summary = build_run_summary(
+        con, district_id=district_id, run_id=run_id, status=RunStatus.APPROVED, plan=staged,
+        fetch_mode="approval", started_at=started_at,
+        reasons=[f"approved stored plan {plan_id}"],
+    )
+
+    def record(applied: int) -> None:
         con.execute(
             "update sync.stored_plans set status = ?, decided_at = now()::timestamp, "
             "decided_run_id = ? where plan_id = ?",
             [APPROVED, run_id, plan_id],
         )
-        summary = build_run_summary(
-            con, district_id=district_id, run_id=run_id, status=RunStatus.APPROVED, plan=staged,
-            fetch_mode="approval", started_at=started_at,
-            reasons=[f"approved stored plan {plan_id}"],
-        )
         record_run(con, summary)
-    return plan, applied, summary
+
+    result = destination.apply(con, run_id, staged, record, summary=summary, kind="approval",
+                               plan_id=plan_id)
+    return plan, result.changes if result is not None else 0, summary
 
 
 def discard_stored_plan(

@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from rostersync_pipeline.lib.apply.history import baseline_history, record_history, run_moment
-from rostersync_pipeline.lib.report.run_record import build_run_summary, record_run
+from rostersync_pipeline.lib.report.run_record import RunSummary, build_run_summary, record_run
 from rostersync_pipeline.lib.report.run_status import RunStatus
-from rostersync_pipeline.lib.storage.warehouse import transaction
+
+if TYPE_CHECKING:
+    from rostersync_pipeline.lib.storage.destinations.interface import RosterDestination
+
+Counts = dict[str, dict[str, int]]
 
 SYNCED_COLUMNS: dict[str, tuple[str, ...]] = {
     "schools": ("source_id", "sis_id", "state_id", "nces_id"),
@@ -107,31 +112,51 @@ def _sql(template: str, table: str) -> str:
     )
 
 
+def restore_changes(con: duckdb.DuckDBPyConnection, run_id: str, at: object) -> Counts:
+    """The DuckDB roster back to its versions valid at ``at``, as run ``run_id``, inside the
+    caller's transaction (history and change-log rows included); returns counts per entity and
+    action."""
+    counts: Counts = {}
+    baseline_history(con)
+    for table in SYNCED_COLUMNS:
+        con.execute(_sql(TARGET_SQL, table), {"at": at})
+        for entity, action, n in con.execute(
+            f"select entity, action, count(*) from restore_{table} group by all"
+        ).fetchall():
+            counts.setdefault(entity, {})[action] = n
+        con.execute(_sql(UPDATE_SQL, table), {"run_id": run_id})
+        con.execute(_sql(CHANGE_LOG_SQL, table), {"run_id": run_id})
+    record_history(con, run_id)
+    return counts
+
+
 def restore_to_run(
-    con: duckdb.DuckDBPyConnection, district_id: str, to_run_id: str, run_id: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    district_id: str,
+    to_run_id: str,
+    run_id: str | None = None,
+    destination: RosterDestination | None = None,
 ) -> RestoreResult:
-    """Put the roster back to its state after ``to_run_id``; one transaction, a new run."""
+    """Put the roster back to its state after ``to_run_id``; one transaction, a new run.
+
+    ``destination`` is where the roster lives (default: the district's DuckDB file)."""
+    if destination is None:
+        from rostersync_pipeline.lib.storage.destinations.duckdb import DuckDBDestination
+
+        destination = DuckDBDestination()
     run_id = run_id or str(uuid.uuid4())
-    at = run_moment(con, to_run_id, "finished_at")
-    if at is None:
+    if run_moment(con, to_run_id, "finished_at") is None:
         raise RestoreRefused(f"run {to_run_id!r} is not recorded for district {district_id!r} "
                              "(see sync.runs)")
     started_at = con.execute("select now()::timestamp").fetchall()[0][0]
-    result = RestoreResult(run_id, to_run_id)
-    with transaction(con):
-        baseline_history(con)
-        for table in SYNCED_COLUMNS:
-            con.execute(_sql(TARGET_SQL, table), {"at": at})
-            for entity, action, n in con.execute(
-                f"select entity, action, count(*) from restore_{table} group by all"
-            ).fetchall():
-                result.counts.setdefault(entity, {})[action] = n
-            con.execute(_sql(UPDATE_SQL, table), {"run_id": run_id})
-            con.execute(_sql(CHANGE_LOG_SQL, table), {"run_id": run_id})
-        record_history(con, run_id)
-        record_run(con, build_run_summary(
+
+    def summarize(counts: Counts, at: object) -> RunSummary:
+        return build_run_summary(
             con, district_id=district_id, run_id=run_id, status=RunStatus.RESTORED, plan=None,
-            counts=result.counts, fetch_mode="restore", started_at=started_at,
+            counts=counts, fetch_mode="restore", started_at=started_at,
             reasons=[f"restored to the state after run {to_run_id} (finished {at})"],
-        ))
-    return result
+        )
+
+    counts, _ = destination.restore(con, run_id, to_run_id, summarize,
+                                    lambda summary: record_run(con, summary))
+    return RestoreResult(run_id, to_run_id, counts)

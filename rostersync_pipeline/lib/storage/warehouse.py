@@ -85,6 +85,34 @@ create table if not exists roster.change_log (
     changed_fields varchar[],
     applied_at timestamp not null
 );
+create table if not exists roster.change_feed (
+    feed_id bigint not null,
+    run_id varchar not null,
+    entity varchar not null,
+    app_id bigint not null,
+    action varchar not null,
+    changed_fields varchar[] not null,
+    applied_at timestamp not null
+);
+create table if not exists roster.webhook_deliveries (
+    run_id varchar not null,
+    url varchar not null,
+    body varchar not null,
+    status varchar not null,
+    attempts integer not null,
+    last_status_code integer,
+    last_error varchar,
+    created_at timestamp not null,
+    last_attempt_at timestamp,
+    delivered_at timestamp
+);
+create table if not exists sync.destination_mirror (
+    destination varchar not null,
+    applied_seq bigint not null,
+    refreshed_at timestamp not null,
+    mirrored_rows bigint not null,
+    seconds double not null
+);
 create table if not exists roster.match_decisions (
     entity varchar not null,
     source_id varchar not null,
