@@ -11,6 +11,8 @@ from pathlib import Path
 
 import duckdb
 
+from rostersync_pipeline.lib.transform.sql_runner import load_macros, run_macros
+
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "samples"
 CLEVER_DEMO_DIR = SAMPLES_DIR / "clever-v3-demo-district"
 
@@ -136,7 +138,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def create_staging_views(con: duckdb.DuckDBPyConnection, provider: str) -> list[str]:
-    """Create ``staging.<model>`` views from ``dbt_like_sql/staging/<provider>/*.sql``."""
+    """Create ``staging.<model>`` views from ``dbt_like_sql/staging/<provider>/*.sql``, after
+    the SQL macros they call (``dbt_like_sql/macros``) and, when the test landed without a run
+    record, a ``config.run`` dated now (staging reads dates against the run's date)."""
+    run_macros(con, load_macros())
+    con.execute("create schema if not exists config")
+    con.execute("create table if not exists config.run as "
+                "select 'test-run' as run_id, now()::timestamp as started_at")
     names = []
     for path in sorted((REPO_ROOT / "dbt_like_sql" / "staging" / provider).glob("*.sql")):
         con.execute(f"create or replace view staging.{path.stem} as {path.read_text()}")

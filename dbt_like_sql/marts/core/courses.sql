@@ -8,8 +8,13 @@ final as (
         course_name,
         course_code,
         school_source_id,
+        school_year_source_id,
         is_deleted,
-        provider
+        provider,
+        invalid_values,
+        conflicting_copies,
+        source_file,
+        source_row
     from courses
 )
 

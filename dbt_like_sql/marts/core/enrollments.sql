@@ -10,8 +10,11 @@ final as (
         user_source_id,
         school_source_id,
         role,
+        is_primary,
         is_deleted,
         provider,
+        invalid_values,
+        conflicting_copies,
         source_file,
         source_row
     from enrollments

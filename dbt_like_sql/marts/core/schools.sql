@@ -11,6 +11,8 @@ final as (
         school_name,
         is_deleted,
         provider,
+        invalid_values,
+        conflicting_copies,
         source_file,
         source_row
     from schools

@@ -23,6 +23,8 @@ final as (
         sections.subject,
         sections.is_deleted,
         sections.provider,
+        sections.invalid_values,
+        sections.conflicting_copies,
         sections.source_file,
         sections.source_row
     from sections

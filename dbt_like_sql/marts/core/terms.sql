@@ -10,8 +10,13 @@ final as (
         start_date,
         end_date,
         school_year,
+        parent_term_source_id,
         is_deleted,
-        provider
+        provider,
+        invalid_values,
+        conflicting_copies,
+        source_file,
+        source_row
     from terms
 )
 

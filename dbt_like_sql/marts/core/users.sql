@@ -58,12 +58,15 @@ final as (
             then users.birth_date end as birth_date,
         users.grade_raw,
         grade_codes.grade_code,
+        users.grade_values,
         primary_school.school_source_id,
         users.school_source_ids,
         case when list_contains(settings.not_imported, 'programs') then []::varchar[]
             else coalesce(users.program_names, []::varchar[]) end as program_names,
         users.is_deleted,
         users.provider,
+        users.invalid_values,
+        users.conflicting_copies,
         users.source_file,
         users.source_row
     from users

@@ -1,11 +1,13 @@
 -- one row per (section, user, role). Clever has no enrollment ID: the key is
 -- section_source_id || ':' || user_source_id || ':' || role. API enrollments come from each
--- section's students[] / teachers[]; CSV ones from enrollments.csv (students) and the
--- Teacher_id .. Teacher_10_id columns of sections.csv (teachers).
+-- section's students[] / teachers[], CSV ones from enrollments.csv (students) and the
+-- Teacher_id .. Teacher_10_id columns of sections.csv (teachers). is_primary: the teacher is
+-- the section's primary teacher (API `teacher`, CSV `Teacher_id`); NULL for students.
 with api_sections as (
     select
         id as section_source_id,
         nullif(trim(data ->> '$.school'), '') as school_source_id,
+        nullif(trim(data ->> '$.teacher'), '') as primary_teacher_id,
         coalesce(from_json(data -> '$.students', '["varchar"]'), []) as student_ids,
         coalesce(from_json(data -> '$.teachers', '["varchar"]'), []) as teacher_ids,
         coalesce(try_cast(_ext ->> '$.deleted' as boolean), false) as is_deleted,
@@ -14,16 +16,27 @@ with api_sections as (
     from raw.clever_sections
 ),
 
-api_members as (
+api_students as (
     select
         section_source_id, school_source_id, unnest(student_ids) as user_source_id,
-        'student' as role, is_deleted, _source_file, _source_row
+        'student' as role, null::boolean as is_primary, is_deleted, _source_file, _source_row
     from api_sections
-    union all
+),
+
+api_teachers as (
     select
         section_source_id, school_source_id, unnest(teacher_ids) as user_source_id,
-        'teacher' as role, is_deleted, _source_file, _source_row
+        'teacher' as role, primary_teacher_id, is_deleted, _source_file, _source_row
     from api_sections
+),
+
+api_members as (
+    select * from api_students
+    union all by name
+    select
+        * exclude (primary_teacher_id),
+        user_source_id = primary_teacher_id as is_primary
+    from api_teachers
 ),
 
 csv_students as (
@@ -32,6 +45,7 @@ csv_students as (
         nullif(trim("School_id"), '') as school_source_id,
         nullif(trim("Student_id"), '') as user_source_id,
         'student' as role,
+        null::boolean as is_primary,
         false as is_deleted,
         _source_file,
         _source_row
@@ -44,6 +58,7 @@ csv_teachers as (
         nullif(trim("School_id"), '') as school_source_id,
         nullif(trim(teacher_id), '') as user_source_id,
         'teacher' as role,
+        teacher_column = 'Teacher_id' as is_primary,
         false as is_deleted,
         _source_file,
         _source_row
@@ -70,7 +85,9 @@ select
     user_source_id,
     school_source_id,
     role,
+    is_primary,
     is_deleted,
+    rs_no_invalid_values() as invalid_values,
     _source_file as source_file,
     _source_row as source_row
 from final

@@ -1,5 +1,6 @@
 -- one row per section. Clever CSV has no term or course IDs: they are derived from the
--- section's school and term name / dates, and school and course number (or name).
+-- section's school and term name / dates, and school and course number (or name). Clever
+-- section values need no cast: invalid_values is always empty.
 with api_sections as (
     select
         id as section_source_id,
@@ -54,6 +55,7 @@ select
     term_source_id,
     subject,
     is_deleted,
+    rs_no_invalid_values() as invalid_values,
     source_file,
     source_row
 from final

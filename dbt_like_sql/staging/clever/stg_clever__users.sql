@@ -1,7 +1,13 @@
 -- one row per user. Role: student -> student, teacher -> educator, contact -> guardian,
 -- school staff and district admins -> other. A user holding several Clever roles takes the
--- first of student, teacher, staff, district_admin, contact.
-with api_users as (
+-- first of student, teacher, staff, district_admin, contact; a user holding none of them is an
+-- invalid value (role 'other'). Birth dates are read by rs_date (kind 'birth'); the ELL / FRL
+-- / IEP / 504 / gifted flags by rs_boolean (FRL also free / reduced / paid).
+with run_date as (
+    select started_at::date as today from config.run
+),
+
+api_users as (
     select
         id,
         data,
@@ -33,12 +39,43 @@ api_role_data as (
 
 api_fields as (
     select
-        *,
+        api_role_data.*,
         coalesce(from_json(role_data -> '$.schools', '["varchar"]'), []) as listed_schools,
         nullif(trim(role_data ->> '$.school'), '') as primary_school,
         coalesce(role_data -> '$.ext.programs', data -> '$.ext.programs') as ext_programs,
-        nullif(trim(role_data ->> '$.dob'), '') as dob
+        role_data ->> '$.dob' as dob,
+        role_data ->> '$.ell_status' as ell,
+        role_data ->> '$.frl_status' as frl,
+        role_data ->> '$.iep_status' as iep,
+        role_data ->> '$.section_504_status' as section_504,
+        role_data ->> '$.gifted_status' as gifted,
+        run_date.today
     from api_role_data
+    cross join run_date
+),
+
+api_read as (
+    select
+        *,
+        rs_date(dob, 'birth', today) as dob_read,
+        rs_boolean(ell) as ell_read,
+        case
+            when upper(trim(frl)) in ('F', 'R', 'FREE', 'REDUCED') then {'value': true, 'problem': null}
+            when upper(trim(frl)) in ('P', 'PAID') then {'value': false, 'problem': null}
+            else rs_boolean(frl)
+        end as frl_read,
+        rs_boolean(iep) as iep_read,
+        rs_boolean(section_504) as section_504_read,
+        rs_boolean(gifted) as gifted_read,
+        case
+            when ext_programs is null or json_type(ext_programs) = 'NULL' then []::varchar[]
+            when json_type(ext_programs) = 'ARRAY' then from_json(ext_programs, '["varchar"]')
+            when json_type(ext_programs) = 'VARCHAR' then list_filter(
+                list_transform(string_split(ext_programs ->> '$', ','), lambda p: trim(p)),
+                lambda p: p != ''
+            )
+        end as ext_program_list
+    from api_fields
 ),
 
 api_users_final as (
@@ -60,8 +97,7 @@ api_users_final as (
         nullif(trim(data ->> '$.name.first'), '') as first_name,
         nullif(trim(data ->> '$.name.middle'), '') as middle_name,
         nullif(trim(data ->> '$.name.last'), '') as last_name,
-        coalesce(try_strptime(dob, '%m/%d/%Y'), try_strptime(dob, '%Y-%m-%d'))::date
-            as birth_date,
+        dob_read.value as birth_date,
         nullif(trim(role_data ->> '$.grade'), '') as grade_raw,
         case
             when primary_school is null then listed_schools
@@ -69,25 +105,48 @@ api_users_final as (
         end as school_source_ids,
         list_concat(
             list_filter([
-                case when upper(role_data ->> '$.ell_status') in ('Y', 'YES', 'TRUE') then 'ELL' end,
-                case when upper(role_data ->> '$.frl_status') in ('Y', 'YES', 'TRUE', 'F', 'R', 'FREE', 'REDUCED') then 'FRL' end,
-                case when upper(role_data ->> '$.iep_status') in ('Y', 'YES', 'TRUE') then 'IEP' end,
-                case when upper(role_data ->> '$.section_504_status') in ('Y', 'YES', 'TRUE') then '504' end,
-                case when upper(role_data ->> '$.gifted_status') in ('Y', 'YES', 'TRUE') then 'Gifted' end
+                case when ell_read.value then 'ELL' end,
+                case when frl_read.value then 'FRL' end,
+                case when iep_read.value then 'IEP' end,
+                case when section_504_read.value then '504' end,
+                case when gifted_read.value then 'Gifted' end
             ], lambda p: p is not null),
-            case json_type(ext_programs)
-                when 'ARRAY' then from_json(ext_programs, '["varchar"]')
-                when 'VARCHAR' then list_filter(
-                    list_transform(string_split(ext_programs ->> '$', ','), lambda p: trim(p)),
-                    lambda p: p != ''
-                )
-                else []::varchar[]
-            end
+            coalesce(ext_program_list, []::varchar[])
         ) as program_names,
         coalesce(try_cast(_ext ->> '$.deleted' as boolean), false) as is_deleted,
+        list_filter([
+            rs_invalid_value(
+                'role', array_to_string(json_keys(data -> '$.roles'), ', '),
+                case when clever_role is null
+                    then 'not a Clever role: rostersync reads student, teacher, staff, '
+                        || 'district_admin, contact' end,
+                _source_file, _source_row
+            ),
+            rs_invalid_value('birth_date', dob, dob_read.problem, _source_file, _source_row),
+            rs_invalid_value('ell_status', ell, ell_read.problem, _source_file, _source_row),
+            rs_invalid_value(
+                'frl_status', frl,
+                case when frl_read.problem is not null
+                    then 'not a free / reduced lunch status: rostersync reads free, reduced, paid '
+                        || 'and true / false (yes / no, y / n, 1 / 0)' end,
+                _source_file, _source_row
+            ),
+            rs_invalid_value('iep_status', iep, iep_read.problem, _source_file, _source_row),
+            rs_invalid_value(
+                'section_504_status', section_504, section_504_read.problem,
+                _source_file, _source_row
+            ),
+            rs_invalid_value('gifted_status', gifted, gifted_read.problem, _source_file, _source_row),
+            rs_invalid_value(
+                'programs', ext_programs::varchar,
+                case when ext_program_list is null
+                    then 'not a list of program names (a JSON list or a comma-separated text)' end,
+                _source_file, _source_row
+            )
+        ], lambda p: p.reason is not null) as invalid_values,
         _source_file as source_file,
         _source_row as source_row
-    from api_fields
+    from api_read
 ),
 
 csv_people as (
@@ -96,14 +155,8 @@ csv_people as (
         "Student_id" as sis_id, "State_id" as state_id, "Student_number" as student_number,
         "Student_email" as email, "Username" as username, "First_name" as first_name,
         "Middle_name" as middle_name, "Last_name" as last_name, "DOB" as dob,
-        "Grade" as grade_raw,
-        list_filter([
-            case when upper("Ell_status") in ('Y', 'YES', 'TRUE') then 'ELL' end,
-            case when upper("Frl_status") in ('Y', 'YES', 'TRUE', 'F', 'R', 'FREE', 'REDUCED') then 'FRL' end,
-            case when upper("IEP_status") in ('Y', 'YES', 'TRUE') then 'IEP' end,
-            case when upper("Section_504_status") in ('Y', 'YES', 'TRUE') then '504' end,
-            case when upper("Gifted_status") in ('Y', 'YES', 'TRUE') then 'Gifted' end
-        ], lambda p: p is not null) as program_names,
+        "Grade" as grade_raw, "Ell_status" as ell, "Frl_status" as frl, "IEP_status" as iep,
+        "Section_504_status" as section_504, "Gifted_status" as gifted,
         _source_file, _source_row
     from raw.clever_csv_students
     union all by name
@@ -112,7 +165,8 @@ csv_people as (
         "Teacher_id" as sis_id, "State_teacher_id" as state_id, null as student_number,
         "Teacher_email" as email, "Username" as username, "First_name" as first_name,
         "Middle_name" as middle_name, "Last_name" as last_name, null as dob,
-        null as grade_raw, []::varchar[] as program_names, _source_file, _source_row
+        null as grade_raw, null as ell, null as frl, null as iep, null as section_504,
+        null as gifted, _source_file, _source_row
     from raw.clever_csv_teachers
     union all by name
     select
@@ -120,46 +174,114 @@ csv_people as (
         "Staff_id" as sis_id, null as state_id, null as student_number,
         "Staff_email" as email, "Username" as username, "First_name" as first_name,
         null as middle_name, "Last_name" as last_name, null as dob,
-        null as grade_raw, []::varchar[] as program_names, _source_file, _source_row
+        null as grade_raw, null as ell, null as frl, null as iep, null as section_504,
+        null as gifted, _source_file, _source_row
     from raw.clever_csv_staff
 ),
 
-csv_users_grouped as (
-    -- a person listed at several schools has one row per school in the file
+csv_trimmed as (
     select
         nullif(trim(person_id), '') as user_source_id,
         role,
-        nullif(trim(arg_min(sis_id, _source_row)), '') as sis_id,
-        nullif(trim(arg_min(state_id, _source_row)), '') as state_id,
-        nullif(trim(arg_min(student_number, _source_row)), '') as student_number,
-        nullif(trim(arg_min(email, _source_row)), '') as email,
-        nullif(trim(arg_min(username, _source_row)), '') as username,
-        nullif(trim(arg_min(first_name, _source_row)), '') as first_name,
-        nullif(trim(arg_min(middle_name, _source_row)), '') as middle_name,
-        nullif(trim(arg_min(last_name, _source_row)), '') as last_name,
-        coalesce(
-            try_strptime(trim(arg_min(dob, _source_row)), '%m/%d/%Y'),
-            try_strptime(trim(arg_min(dob, _source_row)), '%Y-%m-%d')
-        )::date as birth_date,
-        nullif(trim(arg_min(grade_raw, _source_row)), '') as grade_raw,
-        list(nullif(trim(school_id), '') order by _source_row)
-            filter (where nullif(trim(school_id), '') is not null) as schools_in_order,
-        arg_min(program_names, _source_row) as program_names,
-        false as is_deleted,
+        nullif(trim(school_id), '') as school_id,
+        nullif(trim(sis_id), '') as sis_id,
+        nullif(trim(state_id), '') as state_id,
+        nullif(trim(student_number), '') as student_number,
+        nullif(trim(email), '') as email,
+        nullif(trim(username), '') as username,
+        nullif(trim(first_name), '') as first_name,
+        nullif(trim(middle_name), '') as middle_name,
+        nullif(trim(last_name), '') as last_name,
+        nullif(trim(dob), '') as dob,
+        nullif(trim(grade_raw), '') as grade_raw,
+        nullif(trim(ell), '') as ell,
+        nullif(trim(frl), '') as frl,
+        nullif(trim(iep), '') as iep,
+        nullif(trim(section_504), '') as section_504,
+        nullif(trim(gifted), '') as gifted,
+        _source_file,
+        _source_row
+    from csv_people
+),
+
+csv_users_grouped as (
+    -- a person listed at several schools has one row per school in the file, the same data
+    -- on each: one user. Rows of one person that differ in anything but the school stay apart
+    -- (DUPLICATE_SOURCE_ID downstream), each at its first row.
+    select
+        user_source_id, role, sis_id, state_id, student_number, email, username, first_name,
+        middle_name, last_name, dob, grade_raw, ell, frl, iep, section_504, gifted,
+        list(school_id order by _source_row) filter (where school_id is not null)
+            as schools_in_order,
         arg_min(_source_file, _source_row) as source_file,
         min(_source_row) as source_row
-    from csv_people
-    group by person_id, role
+    from csv_trimmed
+    group by all
+),
+
+csv_read as (
+    select
+        csv_users_grouped.*,
+        rs_date(dob, 'birth', run_date.today) as dob_read,
+        rs_boolean(ell) as ell_read,
+        case
+            when upper(frl) in ('F', 'R', 'FREE', 'REDUCED') then {'value': true, 'problem': null}
+            when upper(frl) in ('P', 'PAID') then {'value': false, 'problem': null}
+            else rs_boolean(frl)
+        end as frl_read,
+        rs_boolean(iep) as iep_read,
+        rs_boolean(section_504) as section_504_read,
+        rs_boolean(gifted) as gifted_read
+    from csv_users_grouped
+    cross join run_date
 ),
 
 csv_users_final as (
     select
-        * exclude (schools_in_order),
+        user_source_id,
+        role,
+        sis_id,
+        state_id,
+        student_number,
+        email,
+        username,
+        first_name,
+        middle_name,
+        last_name,
+        dob_read.value as birth_date,
+        grade_raw,
         list_filter(
             coalesce(schools_in_order, []::varchar[]),
             lambda s, i: list_position(schools_in_order, s) = i
-        ) as school_source_ids
-    from csv_users_grouped
+        ) as school_source_ids,
+        list_filter([
+            case when ell_read.value then 'ELL' end,
+            case when frl_read.value then 'FRL' end,
+            case when iep_read.value then 'IEP' end,
+            case when section_504_read.value then '504' end,
+            case when gifted_read.value then 'Gifted' end
+        ], lambda p: p is not null) as program_names,
+        false as is_deleted,
+        list_filter([
+            rs_invalid_value('birth_date', dob, dob_read.problem, source_file, source_row),
+            rs_invalid_value('ell_status', ell, ell_read.problem, source_file, source_row),
+            rs_invalid_value(
+                'frl_status', frl,
+                case when frl_read.problem is not null
+                    then 'not a free / reduced lunch status: rostersync reads free, reduced, paid '
+                        || 'and true / false (yes / no, y / n, 1 / 0)' end,
+                source_file, source_row
+            ),
+            rs_invalid_value('iep_status', iep, iep_read.problem, source_file, source_row),
+            rs_invalid_value(
+                'section_504_status', section_504, section_504_read.problem,
+                source_file, source_row
+            ),
+            rs_invalid_value('gifted_status', gifted, gifted_read.problem, source_file, source_row)
+        ], lambda p: p.reason is not null) as invalid_values,
+        source_file,
+        source_row
+    from csv_read
 ),
 
 final as (
@@ -181,9 +303,11 @@ select
     last_name,
     birth_date,
     grade_raw,
+    case when grade_raw is null then []::varchar[] else [grade_raw] end as grade_values,
     school_source_ids,
     program_names,
     is_deleted,
+    invalid_values,
     source_file,
     source_row
 from final

@@ -90,6 +90,57 @@ ERROR_CODES: dict[str, ErrorCode] = {
             "enrollment in the SIS.",
         ),
         ErrorCode(
+            "INVALID_VALUE",
+            "A value of the record (column C, field in column B) cannot be read: a date that is "
+            "not a date or is out of range, a status, role or yes/no flag outside the format's "
+            "values. A status, role or ID field keeps the record from being imported (its app "
+            "record is left as it is); a birth date, term date, program flag or primary flag "
+            "is left out and the record imported without it. The message says which.",
+            "Correct the value in column B in the SIS (dates as YYYY-MM-DD or M/D/YYYY), then "
+            "let the next sync run.",
+        ),
+        ErrorCode(
+            "REFERENCE_NOT_FOUND",
+            "The record points at an org, course, term or school year (column B) whose ID "
+            "(column C) is neither in this landing nor in the app; it was not imported, so that "
+            "nothing is imported half-linked.",
+            "Include the record named in column C in the export (orgs, courses, academic "
+            "sessions), or correct the reference in the SIS.",
+        ),
+        ErrorCode(
+            "INVALID_REFERENCE",
+            "The section's school (column C) is an org of another type (a district, a "
+            "department); the section was not imported.",
+            "Give the section its school (an org of type school) in the SIS.",
+        ),
+        ErrorCode(
+            "SCHOOL_INACTIVE",
+            "The record's school (column C, named in the message) cannot take records: the app "
+            "has deactivated it, or the source marks it deleted and the app does not have it. "
+            "The record was held back.",
+            "Reactivate the school in the app (or send it in the landing again), or move the "
+            "person or section to an active school in the SIS.",
+        ),
+        ErrorCode(
+            "ROLE_MISMATCH",
+            "The enrollment's role contradicts the person's: a student in a teacher "
+            "enrollment, an educator in a student enrollment, or a person rostersync does not "
+            "import (a guardian) in either. The enrollment was not imported.",
+            "Correct the enrollment's role, or the person's role, in the SIS.",
+        ),
+        ErrorCode(
+            "DUPLICATE_SOURCE_ID",
+            "The landing lists this source ID more than once with different data (one row per "
+            "copy, source_file / source_row name it). None of the copies was imported and the "
+            "app record was left as it is.",
+            "Remove or merge the duplicate rows in the SIS export so that the ID appears once.",
+        ),
+        ErrorCode(
+            "MULTIPLE_GRADES",
+            "The person lists several different grades (column C); the first was stored.",
+            "List one grade for the person in the SIS if the first is not the right one.",
+        ),
+        ErrorCode(
             "MALFORMED_ROW",
             "A row of the file could not be read (wrong number of columns, broken quoting).",
             "Fix the row named in source_file / source_row of the export and send the file "

@@ -4,6 +4,8 @@ with record_problems as (
     union all by name select * from sync.user_checks
     union all by name select * from sync.section_checks
     union all by name select * from sync.enrollment_checks
+    union all by name select * from sync.term_checks
+    union all by name select * from sync.course_checks
 ),
 
 file_problems as (

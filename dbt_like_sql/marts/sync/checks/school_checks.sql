@@ -1,6 +1,7 @@
 -- One row per incoming school that is not imported: unmatched (SCHOOL_NOT_MATCHED, with the
--- three closest app school names and how many records were held back), ambiguous, or refused
--- for an unsafe value (UNSAFE_VALUE, from sync.value_checks).
+-- three closest app school names and how many records were held back), ambiguous, or refused:
+-- an unsafe value (UNSAFE_VALUE, sync.value_checks), a status or org type that cannot be read
+-- (INVALID_VALUE), a source id listed twice with different data (DUPLICATE_SOURCE_ID).
 with plan_schools as (
     select * from sync.plan_schools where action in ('unmatched', 'error')
 ),
@@ -106,10 +107,40 @@ unsafe_values as (
     where value_checks.fetch_entity = 'schools'
 ),
 
+input_problems as (
+    select
+        problems.record_type,
+        problems.field,
+        problems.error_value,
+        problems.error_code,
+        problems.source_id,
+        matches.app_id,
+        schools.school_name as school,
+        schools.school_name as name,
+        problems.message,
+        problems.source_file,
+        problems.source_row
+    from (
+        select record_type, field, error_value, error_code, source_id, message, source_file,
+            source_row
+        from sync.invalid_value_checks
+        where fetch_entity = 'schools'
+        union all
+        select record_type, field, error_value, error_code, source_id, message, source_file,
+            source_row
+        from sync.duplicate_checks
+        where fetch_entity = 'schools'
+    ) as problems
+    left join schools on schools.school_source_id = problems.source_id
+    left join matches on matches.source_id = problems.source_id
+),
+
 final as (
     select * from matching_problems
     union all by name
     select * from unsafe_values
+    union all by name
+    select * from input_problems
 )
 
 select * from final

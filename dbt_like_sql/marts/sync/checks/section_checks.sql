@@ -1,4 +1,6 @@
--- One row per problem with an incoming section that keeps it from being imported.
+-- One row per problem with an incoming section that keeps it from being imported: a required
+-- value empty, an ambiguous match, an unsafe value, a value that cannot be read (its status), a
+-- school, course or term that cannot be followed, a source id listed twice with different data.
 with sections as (
     select * from core.sections
 ),
@@ -71,10 +73,35 @@ unsafe_values as (
     where fetch_entity = 'sections'
 ),
 
+input_problems as (
+    select
+        invalid.source_id as section_source_id, invalid.error_code, invalid.field,
+        invalid.error_value, matches.app_id, invalid.message, invalid.source_file,
+        invalid.source_row
+    from sync.invalid_value_checks as invalid
+    left join matches on matches.source_id = invalid.source_id
+    where invalid.fetch_entity = 'sections'
+    union all
+    select
+        refs.source_id, refs.error_code, refs.field, refs.error_value, matches.app_id,
+        refs.message, refs.source_file, refs.source_row
+    from sync.reference_checks as refs
+    left join matches on matches.source_id = refs.source_id
+    where refs.fetch_entity = 'sections'
+    union all
+    select
+        copies.source_id, copies.error_code, copies.field, copies.error_value, matches.app_id,
+        copies.message, copies.source_file, copies.source_row
+    from sync.duplicate_checks as copies
+    left join matches on matches.source_id = copies.source_id
+    where copies.fetch_entity = 'sections'
+),
+
 problems as (
     select * from missing_values
     union all by name select * from ambiguous
     union all by name select * from unsafe_values
+    union all by name select * from input_problems
 ),
 
 final as (
@@ -88,8 +115,8 @@ final as (
         schools.school_name as school,
         sections.section_name as name,
         problems.message,
-        sections.source_file,
-        sections.source_row
+        coalesce(problems.source_file, sections.source_file) as source_file,
+        coalesce(problems.source_row, sections.source_row) as source_row
     from problems
     join sections on sections.section_source_id = problems.section_source_id
     left join schools on schools.school_source_id = sections.school_source_id

@@ -1,9 +1,17 @@
--- One row per problem with an incoming student or educator. blocks_import: the record is not
--- imported (most codes). Not blocking: INVALID_PROGRAM_NAME (the record imports without that
--- program). POSSIBLE_DUPLICATE rows appear only under alerts.open_alert_policy 'hold' (the
--- record waits for a decision); under 'create' the alert stays in sync.match_alerts only.
+-- One row per problem with an incoming student or educator, or with a landed user whose role
+-- could not be read (record_type 'user'). blocks_import: the record is not imported (most
+-- codes). Not blocking: INVALID_PROGRAM_NAME (the record imports without that program),
+-- MULTIPLE_GRADES (the first grade is stored), INVALID_VALUE of a descriptive field (the
+-- record imports without it). POSSIBLE_DUPLICATE rows appear only under
+-- alerts.open_alert_policy 'hold' (the record waits for a decision); under 'create' the alert
+-- stays in sync.match_alerts only.
 with users as (
     select * from core.users
+),
+
+landed_users as (
+    -- every landed user, of any role: a role that cannot be read keeps a user out of core
+    select * from intermediate.int_users_unioned
 ),
 
 matches as (
@@ -268,6 +276,58 @@ unsafe_values as (
     where fetch_entity = 'users'
 ),
 
+several_grades as (
+    select
+        user_source_id,
+        'MULTIPLE_GRADES' as error_code,
+        'grade' as field,
+        array_to_string(grade_values, ',') as error_value,
+        null::bigint as app_id,
+        'several grades are listed; the first, ' || grade_values[1] || ', is stored' as message,
+        false as blocks_import
+    from users
+    where not is_deleted and len(grade_values) > 1
+),
+
+input_problems as (
+    -- values that could not be read, references that cannot be followed, a source id listed
+    -- twice with different data; each row has its own file and row
+    select
+        source_id as user_source_id, error_code, field, error_value, message, blocks_import,
+        source_file, source_row
+    from sync.invalid_value_checks
+    where fetch_entity = 'users'
+    union all
+    select
+        source_id, error_code, field, error_value, message, true, source_file, source_row
+    from sync.reference_checks
+    where fetch_entity = 'users'
+    union all
+    select
+        source_id, error_code, field, error_value, message, true, source_file, source_row
+    from sync.duplicate_checks
+    where fetch_entity = 'users'
+),
+
+app_user_by_source_id as (
+    select source_id, min(app_id) as app_id
+    from roster_users
+    where source_id is not null
+    group by source_id
+),
+
+input_problem_rows as (
+    -- column F: the app record the incoming one matched, else the one holding its source id;
+    -- a blocking row protects it from deactivation (plan_users) with its enrollments
+    select
+        input_problems.*,
+        coalesce(matches.app_id, app_user_by_source_id.app_id) as app_id
+    from input_problems
+    left join matches on matches.source_id = input_problems.user_source_id
+    left join app_user_by_source_id
+        on app_user_by_source_id.source_id = input_problems.user_source_id
+),
+
 problems as (
     select * from missing_values
     union all by name select * from unsafe_values
@@ -281,27 +341,30 @@ problems as (
     union all by name select * from email_changed_in_sis
     union all by name select * from invalid_programs
     union all by name select * from possible_duplicates
+    union all by name select * from several_grades
+    union all by name select * from input_problem_rows
 ),
 
 final as (
     select
-        users.role as record_type,
+        coalesce(users.role, 'user') as record_type,
         problems.field,
         problems.error_value,
         problems.error_code,
         problems.user_source_id as source_id,
         problems.app_id,
         schools.school_name as school,
-        concat_ws(' ', users.first_name, users.last_name) as name,
+        concat_ws(' ', landed_users.first_name, landed_users.last_name) as name,
         problems.message,
-        users.source_file,
-        users.source_row,
+        coalesce(problems.source_file, landed_users.source_file) as source_file,
+        coalesce(problems.source_row, landed_users.source_row) as source_row,
         case
             when problems.error_code = 'INVALID_PROGRAM_NAME' then false
-            else true
+            else coalesce(problems.blocks_import, true)
         end as blocks_import
     from problems
-    join users on users.user_source_id = problems.user_source_id
+    join landed_users on landed_users.user_source_id = problems.user_source_id
+    left join users on users.user_source_id = problems.user_source_id
     left join schools on schools.school_source_id = users.school_source_id
 )
 

@@ -6,7 +6,7 @@ with enrollments as (
 ),
 
 blocked as (
-    select distinct source_id from sync.enrollment_checks
+    select distinct source_id from sync.enrollment_checks where blocks_import
 ),
 
 plan_users as (
@@ -109,7 +109,7 @@ held_users as (
     anti join plan_users on plan_users.source_id = matches.source_id
     where matches.entity in ('students', 'educators') and matches.app_id is not null
     union
-    select app_id from sync.user_checks where app_id is not null
+    select app_id from sync.user_checks where app_id is not null and blocks_import
 ),
 
 held_sections as (
@@ -119,6 +119,32 @@ held_sections as (
     where matches.entity = 'sections' and matches.app_id is not null
 ),
 
+blocked_enrollments as (
+    -- landed enrollments with a blocking enrollment_checks row, of any role (a role that
+    -- cannot be read keeps an enrollment out of core)
+    select landed.*
+    from intermediate.int_enrollments_unioned as landed
+    semi join blocked on blocked.source_id = landed.enrollment_source_id
+),
+
+held_enrollments as (
+    -- app enrollments a blocked enrollment stands for: the one holding its source id, and
+    -- those of its section and user
+    select roster_enrollments.app_id
+    from roster_enrollments
+    semi join blocked_enrollments
+        on blocked_enrollments.enrollment_source_id = roster_enrollments.source_id
+    union
+    select roster_enrollments.app_id
+    from blocked_enrollments
+    join users_resolved on users_resolved.source_id = blocked_enrollments.user_source_id
+    join sections_resolved
+        on sections_resolved.source_id = blocked_enrollments.section_source_id
+    join roster_enrollments
+        on roster_enrollments.section_app_id = sections_resolved.app_id
+        and roster_enrollments.user_app_id = users_resolved.app_id
+),
+
 missing as (
     select roster_enrollments.*
     from roster_enrollments
@@ -126,6 +152,7 @@ missing as (
     anti join compared on compared.matched_app_id = roster_enrollments.app_id
     anti join held_users on held_users.app_id = roster_enrollments.user_app_id
     anti join held_sections on held_sections.app_id = roster_enrollments.section_app_id
+    anti join held_enrollments on held_enrollments.app_id = roster_enrollments.app_id
     where settings.may_deactivate_missing
         and roster_enrollments.status = 'active'
         and roster_enrollments.origin = 'sync'

@@ -17,7 +17,13 @@ settings as (
 ),
 
 refused as (
-    select distinct source_id from sync.value_checks where fetch_entity = 'schools'
+    -- an unsafe value, a status or org type that cannot be read, a repeated source id
+    select source_id from sync.value_checks where fetch_entity = 'schools'
+    union
+    select source_id from sync.invalid_value_checks
+    where fetch_entity = 'schools' and blocks_import
+    union
+    select source_id from sync.duplicate_checks where fetch_entity = 'schools'
 ),
 
 next_id as (

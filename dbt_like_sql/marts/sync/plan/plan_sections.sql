@@ -12,6 +12,21 @@ blocked as (
     select distinct source_id from sync.section_checks
 ),
 
+held_terms_and_courses as (
+    -- sections whose term or course is not imported wait with it (the term's or course's row
+    -- explains)
+    select sections.section_source_id as source_id
+    from core.sections as sections
+    join sync.term_checks as term_checks on term_checks.source_id = sections.term_source_id
+    where term_checks.blocks_import
+    union
+    select sections.section_source_id
+    from core.sections as sections
+    join sync.course_checks as course_checks
+        on course_checks.source_id = sections.course_source_id
+    where course_checks.blocks_import
+),
+
 schools as (
     select * from sync.school_app_ids
 ),
@@ -39,9 +54,13 @@ incoming as (
     join matches on matches.source_id = sections.section_source_id
     left join schools on schools.source_id = sections.school_source_id
     where not exists (select 1 from blocked where blocked.source_id = sections.section_source_id)
+        and not exists (
+            select 1 from held_terms_and_courses as held
+            where held.source_id = sections.section_source_id
+        )
         and (
-            -- no school, or an org that is not a school in this landing: imported without one
-            schools.source_id is null
+            -- no school (a school that cannot take the section is a section_checks row)
+            sections.school_source_id is null
             or schools.action in ('create', 'update', 'reactivate', 'unchanged')
         )
 ),

@@ -131,8 +131,9 @@ protected as (
     union
     select unnest(candidate_app_ids) as app_id from matches
     union
-    -- app records a problem row points at (EMAIL_CHANGED_IN_SIS, a held POSSIBLE_DUPLICATE, ...)
-    select app_id from sync.user_checks where app_id is not null
+    -- app records a problem row points at (EMAIL_CHANGED_IN_SIS, a held POSSIBLE_DUPLICATE,
+    -- a role that cannot be read, ...)
+    select app_id from sync.user_checks where app_id is not null and blocks_import
 ),
 
 missing as (
