@@ -73,7 +73,10 @@ class _LineCounter:
     def feed(self, text: str) -> None:
         if not text:
             return
-        self.ends += text.count("\n") + text.count("\r") - text.count("\r\n")
+        if "\r" in text:
+            self.ends += text.count("\n") + text.count("\r") - text.count("\r\n")
+        else:  # most files: LF only, one pass
+            self.ends += text.count("\n")
         if self.ended_with_cr and text[0] == "\n":
             self.ends -= 1
         self.ended_with_cr = text[-1] == "\r"

@@ -125,7 +125,9 @@ def missing_id_problems(
         for column in columns:
             rows = con.execute(
                 f'select _source_file, _source_row from raw.{table} where _run_id = ? '
-                f'and nullif(trim("{column}"), \'\') is null order by _source_row limit ?',
+                # an ID of only whitespace is no ID (a regexp reads faster than trim here)
+                f'and ("{column}" is null or regexp_full_match("{column}", \'\\s*\')) '
+                f'order by _source_row limit ?',
                 [run_id, MAX_ID_PROBLEMS - len(problems)],
             ).fetchall()
             problems += [
