@@ -164,6 +164,10 @@ def create_app(settings: ConsoleSettings) -> Starlette:
         if interrupted:
             log.warning("%s launch(es) left unfinished by a stopped console marked failed",
                         interrupted)
+        # Open the Dagster instance once before any worker starts: a new DAGSTER_HOME creates
+        # its SQLite storage on first use, and two processes creating it at once collide
+        # ("table secondary_indexes already exists") and fail the first launch.
+        state.dagster_instance()
         yield
         state.launcher.shutdown()
 
