@@ -11,22 +11,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import pytest
 
 from rostersync_pipeline.definitions import ASSETS
 from rostersync_pipeline.runner import run_sync
+from rostersync_pipeline_tests.fixtures.dagster_processes import dagster_webserver, graphql
 from rostersync_pipeline_tests.helpers import (
     enrollment,
     make_district,
@@ -39,8 +35,6 @@ from rostersync_pipeline_tests.helpers import (
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-HOST = "127.0.0.1"
-START_TIMEOUT_S = 90
 USERS_CHECK = next(spec.key for asset in ASSETS for spec in asset.check_specs
                    if spec.name == "users_expectation_suite")
 # The UI's label for each check execution status.
@@ -55,23 +49,6 @@ class SyncedUi:
     error_counts: dict[str, int]
     check_status: str
     tmp: Path
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def graphql(base_url: str, query: str) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{base_url}/graphql", data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        body = json.load(response)
-    assert "errors" not in body, body
-    return body["data"]
 
 
 def chromium(url: str, tmp: Path, *extra: str) -> str:
@@ -120,48 +97,12 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncedUi]:
         instance.dispose()
     assert outcome.summary is not None and outcome.summary.error_counts, outcome.failure
 
-    port = _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(home),
-           "ROSTERSYNC_CONFIG_DIR": str(district.config_dir),
+    env = {"DAGSTER_HOME": str(home), "ROSTERSYNC_CONFIG_DIR": str(district.config_dir),
            "ROSTERSYNC_WAREHOUSE": str(district.warehouse_dir)}
-    env.pop("ROSTERSYNC_SMTP_HOST", None)
-    webserver = Path(sys.executable).with_name("dagster-webserver")
-    log_path = tmp / "webserver.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(webserver), "-w", str(REPO_ROOT / "workspace.yaml"), "-h", HOST, "-p", str(port)],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://{HOST}:{port}"
-    try:
-        _wait_until_loaded(base_url, process, log_path)
+    with dagster_webserver(REPO_ROOT / "workspace.yaml", env, tmp / "webserver.log",
+                           cwd=REPO_ROOT) as base_url:
         yield SyncedUi(base_url, outcome.run_id, district.district_id,
                        outcome.summary.error_counts, latest[USERS_CHECK].status.value, tmp)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def _wait_until_loaded(base_url: str, process: subprocess.Popen, log_path: Path) -> None:
-    """Until the webserver answers and the code location has loaded the asset graph."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    query = '{ assetNodeOrError(assetKey: {path: ["core", "users"]}) { __typename } }'
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"dagster-webserver exited ({process.returncode}):\n"
-                        f"{log_path.read_text(errors='replace')[-3000:]}")
-        try:
-            if graphql(base_url, query)["assetNodeOrError"]["__typename"] == "AssetNode":
-                return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(1.0)
-    pytest.fail(f"dagster-webserver not ready after {START_TIMEOUT_S}s:\n"
-                f"{log_path.read_text(errors='replace')[-3000:]}")
 
 
 def test_graphql_serves_the_district_run_check_and_metadata(ui: SyncedUi) -> None:

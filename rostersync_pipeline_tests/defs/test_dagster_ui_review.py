@@ -12,10 +12,7 @@ exactly the stored plan and the plan is approved.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,15 +25,12 @@ from rostersync_pipeline.defs.apply.assets import STATUS_TAG
 from rostersync_pipeline.lib.apply import plan_store
 from rostersync_pipeline.runner import run_sync
 from rostersync_pipeline_tests.console.console_server import chromium
-from rostersync_pipeline_tests.defs.test_dagster_ui import (
-    HOST,
-    REPO_ROOT,
-    _free_port,
-    _tiny_bundle,
-    _wait_until_loaded,
+from rostersync_pipeline_tests.defs.test_dagster_ui import REPO_ROOT, _tiny_bundle
+from rostersync_pipeline_tests.fixtures.dagster_processes import (
+    dagster_daemon,
+    dagster_webserver,
     graphql,
 )
-from rostersync_pipeline_tests.fixtures.dagster_processes import dagster_daemon
 from rostersync_pipeline_tests.helpers import (
     district_connection,
     enrollment,
@@ -91,31 +85,12 @@ def held(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeldUi]:
     finally:
         instance.dispose()
 
-    port = _free_port()
     env = {"DAGSTER_HOME": str(home), "ROSTERSYNC_CONFIG_DIR": str(district.config_dir),
            "ROSTERSYNC_WAREHOUSE": str(district.warehouse_dir)}
-    full_env = {**os.environ, **env}
-    full_env.pop("ROSTERSYNC_SMTP_HOST", None)
-    webserver = Path(sys.executable).with_name("dagster-webserver")
-    log_path = tmp / "webserver.log"
-    with open(log_path, "wb") as log, \
-            dagster_daemon(["-w", str(REPO_ROOT / "workspace.yaml")], env, tmp / "daemon.log",
-                           cwd=REPO_ROOT):
-        process = subprocess.Popen(
-            [str(webserver), "-w", str(REPO_ROOT / "workspace.yaml"), "-h", HOST, "-p", str(port)],
-            cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        base_url = f"http://{HOST}:{port}"
-        try:
-            _wait_until_loaded(base_url, process, log_path)
-            yield HeldUi(base_url, second.run_id, home, district.warehouse_dir)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+    workspace = REPO_ROOT / "workspace.yaml"
+    with dagster_daemon(["-w", str(workspace)], env, tmp / "daemon.log", cwd=REPO_ROOT), \
+            dagster_webserver(workspace, env, tmp / "webserver.log", cwd=REPO_ROOT) as base_url:
+        yield HeldUi(base_url, second.run_id, home, district.warehouse_dir)
 
 
 def _wait_for_run(base_url: str, run_id: str) -> str:
