@@ -28,7 +28,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +36,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+from _child import add_child_args, sync_in_child  # noqa: E402 (beside this script)
 
 DESTINATIONS = ("duckdb", "postgres")
 NIGHTS = ("initial", "next_night")
@@ -86,17 +87,12 @@ def run_child(args: argparse.Namespace) -> int:
 
 def _sync_in_child(district_id: str, config_dir: Path, warehouse_dir: Path, out: Path,
                    env: dict[str, str]) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--child",
-               "--district-id", district_id, "--config-dir", str(config_dir),
-               "--warehouse-dir", str(warehouse_dir), "--result", str(out)]
-    started = time.perf_counter()
-    completed = subprocess.run(command, env=env, cwd=REPO_ROOT, check=False)
-    wall = time.perf_counter() - started
-    if completed.returncode != 0 or not out.exists():
-        return {"status": "crashed", "failure": f"child exited {completed.returncode}",
+    result, wall, code = sync_in_child(__file__, district_id, config_dir, warehouse_dir, out, env)
+    if result is None:
+        return {"status": "crashed", "failure": f"child exited {code}",
                 "stage_seconds": {}, "sync_seconds": wall, "apply_seconds": None,
                 "rows_applied": 0, "mirror_seconds": None}
-    return json.loads(out.read_text(encoding="utf-8"))
+    return result
 
 
 def _bundles(workdir: Path, students: int) -> tuple[dict[str, Path], dict]:
@@ -212,11 +208,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", help="also write the results as JSON to this file")
     parser.add_argument("--fast-pg", action="store_true",
                         help="the test server's settings (fsync off): not production figures")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--district-id", help=argparse.SUPPRESS)
-    parser.add_argument("--config-dir", help=argparse.SUPPRESS)
-    parser.add_argument("--warehouse-dir", help=argparse.SUPPRESS)
-    parser.add_argument("--result", help=argparse.SUPPRESS)
+    add_child_args(parser)
     return parser.parse_args(argv)
 
 

@@ -37,6 +37,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from _child import add_child_args, sync_in_child  # noqa: E402 (beside this script)
+
 SYNCS = ("initial", "next_night", "identical")
 TARGETS = {"initial": 3.0, "next_night": 1.5, "identical": 1.2}
 SMALL_STUDENTS = 500
@@ -90,17 +92,11 @@ def floor_seconds(bundle: Path, workdir: Path) -> float:
 
 def _sync_in_child(district_id: str, config_dir: Path, warehouse_dir: Path, out: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    command = [sys.executable, str(Path(__file__).resolve()), "--child",
-               "--district-id", district_id, "--config-dir", str(config_dir),
-               "--warehouse-dir", str(warehouse_dir), "--result", str(out)]
-    started = time.perf_counter()
-    completed = subprocess.run(command, env=env, cwd=REPO_ROOT, check=False)
-    wall = time.perf_counter() - started
-    if completed.returncode != 0 or not out.exists():
-        return {"status": "crashed", "failure": f"child exited {completed.returncode}",
+    result, wall, code = sync_in_child(__file__, district_id, config_dir, warehouse_dir, out, env)
+    if result is None:
+        return {"status": "crashed", "failure": f"child exited {code}",
                 "stage_seconds": {}, "sync_seconds": wall, "process_seconds": wall,
                 "peak_rss_mib": None, "run_id": None}
-    result = json.loads(out.read_text(encoding="utf-8"))
     result["process_seconds"] = round(wall, 3)
     return result
 
@@ -282,11 +278,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", help="also write the results as JSON to this file")
     parser.add_argument("--no-small", dest="small", action="store_false",
                         help=f"skip the {SMALL_STUDENTS}-student district timings")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--district-id", help=argparse.SUPPRESS)
-    parser.add_argument("--config-dir", help=argparse.SUPPRESS)
-    parser.add_argument("--warehouse-dir", help=argparse.SUPPRESS)
-    parser.add_argument("--result", help=argparse.SUPPRESS)
+    add_child_args(parser)
     return parser.parse_args(argv)
 
 
