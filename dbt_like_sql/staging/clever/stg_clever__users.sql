@@ -250,10 +250,7 @@ csv_users_final as (
         last_name,
         dob_read.value as birth_date,
         grade_raw,
-        list_filter(
-            coalesce(schools_in_order, []::varchar[]),
-            lambda s, i: list_position(schools_in_order, s) = i
-        ) as school_source_ids,
+        rs_distinct_in_order(coalesce(schools_in_order, []::varchar[])) as school_source_ids,
         list_filter([
             case when ell_read.value then 'ELL' end,
             case when frl_read.value then 'FRL' end,

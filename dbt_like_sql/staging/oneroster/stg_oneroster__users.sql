@@ -206,7 +206,7 @@ typed as (
             list_transform(string_split(coalesce(users.grades, ''), ','), lambda g: trim(g)),
             lambda g: g <> ''
         ) as grade_list,
-        list_distinct(list_filter(
+        rs_distinct_in_order(list_filter(
             list_transform(
                 flatten([
                     [users.primaryOrgSourcedId],
