@@ -3,45 +3,31 @@
 A throwaway PostgreSQL server, ``deploy/dagster.yaml`` in a temp ``DAGSTER_HOME`` with the
 server's ``DAGSTER_PG_*`` variables, a tiny synthetic district synced with ``run_sync`` on
 ``DagsterInstance.get()``; then a NEW instance object finds the run, its materializations, its
-expectation-check evaluation and the district partition in PostgreSQL; and a nightly schedule
-tick recorded by a real ``dagster-daemon`` (its scheduler and run queue), found the same way.
+expectation-check evaluation and the district partition in PostgreSQL. A nightly schedule tick
+recorded by a real ``dagster-daemon`` on the same instance, found the same way, is part of
+``test_many_districts.py`` (one wait for a tick instead of two).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 import psycopg2
 import pytest
 
-from rostersync_pipeline.definitions import ASSETS, build_definitions
+from rostersync_pipeline.definitions import ASSETS
 from rostersync_pipeline.defs.partitions import districts_partitions
 from rostersync_pipeline.runner import run_sync
-from rostersync_pipeline_tests.fixtures.dagster_processes import (
-    dagster_daemon,
-    daily_cron_at,
-    next_minute,
-    ticks,
-    wait_for_schedules,
-)
 from rostersync_pipeline_tests.helpers import District, make_synthetic_district
 from rostersync_pipeline_tests.pg_server import PostgresServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_DAGSTER_YAML = REPO_ROOT / "deploy" / "dagster.yaml"
-WORKSPACE = REPO_ROOT / "workspace.yaml"
-CHICAGO = "America/Chicago"
-# the daemon must load the code location before the tick (see benchmarks/bench_many_districts.py)
-TICK_MARGIN_S = 90.0
-RUN_TIMEOUT_S = 240.0
 USERS_CHECK = next(spec.key for asset in ASSETS for spec in asset.check_specs
                    if spec.name == "users_expectation_suite")
 CHECK_COUNT = sum(len(asset.check_specs) for asset in ASSETS)
@@ -134,55 +120,3 @@ def test_a_district_sync_is_recorded_in_postgres_and_found_after_reopening(
                     "and dagster_event_type = 'ASSET_CHECK_EVALUATION'", (outcome.run_id,))
         assert cur.fetchone() == (CHECK_COUNT,)
 
-
-def test_a_nightly_schedule_tick_survives_reopening(
-    dagster_home: PostgresServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A real ``dagster-daemon`` evaluates the district's nightly schedule at its tick (set for the
-    coming minute on the district's clock), records the tick and queues the run, which its run
-    queue launches; a new instance object finds the tick, its run key and the run."""
-    tick_at = next_minute(datetime.now(UTC), TICK_MARGIN_S)
-    cron = daily_cron_at(tick_at, CHICAGO)
-    district, _ = make_synthetic_district(
-        tmp_path, students=40, district_id="springfield", schools={"create_unmatched": True},
-        timezone=CHICAGO, schedule=cron,
-    )
-    defs = build_definitions(str(district.config_dir), str(district.warehouse_dir))
-    schedule = defs.resolve_schedule_def("nightly_springfield")
-    assert (schedule.cron_schedule, schedule.execution_timezone) == (cron, CHICAGO)
-    monkeypatch.delenv("ROSTERSYNC_SMTP_HOST", raising=False)
-    env = {"ROSTERSYNC_CONFIG_DIR": str(district.config_dir),
-           "ROSTERSYNC_WAREHOUSE": str(district.warehouse_dir)}
-    daemon_log = tmp_path / "daemon.log"
-
-    first = dg.DagsterInstance.get()
-    try:
-        first.add_dynamic_partitions(districts_partitions.name, [district.district_id])
-        with dagster_daemon(["-w", str(WORKSPACE)], env, daemon_log, cwd=REPO_ROOT):
-            wait_for_schedules(first, 1, tick_at)
-            deadline = tick_at.timestamp() + RUN_TIMEOUT_S
-            while True:
-                records = first.get_run_records(dg.RunsFilter(job_name="sync_district"))
-                if records and records[0].dagster_run.is_finished:
-                    break
-                assert time.time() < deadline, daemon_log.read_text(errors="replace")[-4000:]
-                time.sleep(2)
-        run_id = records[0].dagster_run.run_id
-    finally:
-        first.dispose()
-
-    second = dg.DagsterInstance.from_config(os.environ["DAGSTER_HOME"])
-    try:
-        [tick] = ticks(second, schedule.name)
-        assert tick.status.value == "SUCCESS"
-        assert tick.run_keys == [f"springfield:{tick_at.astimezone(ZoneInfo(CHICAGO)).isoformat()}"]
-        assert tick.run_ids == [run_id]
-        run = second.get_run_by_id(run_id)
-        assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
-        assert run.tags["dagster/schedule_name"] == schedule.name
-        assert run.tags["dagster/partition"] == district.district_id
-        assert run.tags["rostersync/district"] == district.district_id
-        assert second.get_dynamic_partitions(districts_partitions.name) == ["springfield"]
-    finally:
-        second.dispose()
-    assert district.scalar("select status from sync.runs where run_id = ?", [run_id]) == "applied"
