@@ -3,30 +3,32 @@ with unioned as (
     {{ union_staging('sections') }}
 ),
 
-numbered as materialized (
-    -- a record without an id (MISSING_SOURCE_ID at landing) is not imported; the copies of an
-    -- id are counted and ranked in one pass, the last (by file and row) first
-    select
-        *,
-        count(*) over (partition by section_source_id) as copy_count,
-        row_number() over (
-            partition by section_source_id order by source_file desc, source_row desc
-        ) as copy_rank
-    from unioned
+identified as materialized (
+    -- a record without an id (MISSING_SOURCE_ID at landing) is not imported
+    select * from unioned
     where nullif(trim(section_source_id), '') is not null
 ),
 
-copies as (
-    -- the copies of a source id listed more than once, each with a hash of its data
+repeated as materialized (
+    -- the source ids listed more than once: only their copies are ranked and compared, so the
+    -- usual landing (every id once) costs one hash aggregate and no sort
+    select section_source_id
+    from identified
+    group by section_source_id
+    having count(*) > 1
+),
+
+copies as materialized (
+    -- every copy of a repeated id, the last (by file and row) first, with a hash of its data
     select
-        section_source_id,
-        source_file,
-        source_row,
-        hash(*columns(* exclude (
-            provider, invalid_values, source_file, source_row, copy_count, copy_rank
-        ))) as content_hash
-    from numbered
-    where copy_count > 1
+        *,
+        row_number() over (
+            partition by section_source_id order by source_file desc, source_row desc
+        ) as copy_rank,
+        hash(*columns(* exclude (provider, invalid_values, source_file, source_row)))
+            as content_hash
+    from identified
+    semi join repeated using (section_source_id)
 ),
 
 conflicting as (
@@ -43,17 +45,23 @@ conflicting as (
     having count(distinct content_hash) > 1
 ),
 
-final as (
-    -- one row per source id: the last copy
+one_per_id as (
+    -- one row per source id: the only copy, or the last one
     select
-        numbered.* exclude (copy_count, copy_rank),
+        *,
+        []::struct(source_file varchar, source_row bigint)[] as conflicting_copies
+    from identified
+    anti join repeated using (section_source_id)
+    union all by name
+    select
+        copies.* exclude (copy_rank, content_hash),
         coalesce(
             conflicting.conflicting_copies,
             []::struct(source_file varchar, source_row bigint)[]
         ) as conflicting_copies
-    from numbered
-    left join conflicting on conflicting.section_source_id = numbered.section_source_id
-    where numbered.copy_rank = 1
+    from copies
+    left join conflicting on conflicting.section_source_id = copies.section_source_id
+    where copies.copy_rank = 1
 )
 
-select * from final
+select * from one_per_id
