@@ -7,6 +7,7 @@ One module-scoped first sync per provider; each later test copies that warehouse
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from rostersync_pipeline.demo.district import write_district_config
+from rostersync_pipeline_tests.fakes import CLEVER_DEMO_DIR
 from rostersync_pipeline_tests.fakes.clever_server import CleverServer
 from rostersync_pipeline_tests.fakes.oneroster_server import OneRosterServer
 from rostersync_pipeline_tests.helpers import District
@@ -137,6 +139,31 @@ def assert_demo_district_created(district: District, run_id: str,
 
 def test_clever_demo_district_synced_end_to_end(clever_synced) -> None:
     assert_demo_district_created(*clever_synced)
+
+
+def test_clever_contacts_are_guardians_with_their_student_relationships(clever_synced) -> None:
+    """The sample's 1002 contacts (two with two students) as guardians, each relationship as
+    Clever sends it; none of them a user of the roster."""
+    district, run_id = clever_synced
+    users = [u["data"] for u in json.loads((CLEVER_DEMO_DIR / "users.json").read_text())["data"]]
+    students = {u["id"] for u in users if "student" in u["roles"]}
+    contacts = [u for u in users if "contact" in u["roles"]]
+    expected = {(c["id"], r["student"], r["relationship"])
+                for c in contacts for r in c["roles"]["contact"]["student_relationships"]}
+    assert len(contacts) == 1002 and len(expected) == 1004
+    assert {s for _, s, _ in expected} <= students  # every related student is in the sample
+    assert district.scalar("select count(*) from core.guardians") == len(contacts)
+    assert set(district.query(
+        "select guardian_source_id, student_source_id, relationship "
+        "from core.guardian_relationships")) == expected
+    assert district.scalar(
+        "select count(*) from roster.users where source_id in "
+        "(select user_source_id from core.guardians)") == 0
+    # the full name is in name.last, as Clever documents
+    assert district.query("select last_name from core.guardians "
+                          "where user_source_id = '603ebb2bb452fb006c7639cd'") == [
+        ("Aaron Berge",)]
+    assert district.errors(run_id, "RELATIONSHIP_NOT_FOUND") == []
 
 
 def test_oneroster_1_2_demo_district_synced_end_to_end(oneroster_synced) -> None:

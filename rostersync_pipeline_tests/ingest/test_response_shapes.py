@@ -75,6 +75,14 @@ def with_field(body: dict, index: int, key: str, value: object) -> dict:
     return body
 
 
+def with_contact_relationships(body: dict, value: object) -> dict:
+    """The page's first contact with ``student_relationships`` replaced by ``value``."""
+    contact = next(item["data"]["roles"]["contact"] for item in body["data"]
+                   if "contact" in item["data"]["roles"])
+    contact["student_relationships"] = value
+    return body
+
+
 @dataclass(frozen=True)
 class Shape:
     description: str
@@ -115,6 +123,10 @@ CLEVER_SHAPES = [
     Shape("an object where a name is expected", "courses", 1,
           json_answer(lambda s: with_field(clever_page(s, "courses", 1), 0, "name",
                                            {"en": "Math"})), "name: wrong type", 0),
+    Shape("a contact's student relationships as a string", "users", 3,
+          json_answer(lambda s: with_contact_relationships(clever_page(s, "users", 3),
+                                                           "5a25ffb2c1bc2a00360007bf")),
+          "student_relationships: should be a list", 2 * CLEVER_LIMIT),
 ]
 
 

@@ -50,7 +50,7 @@ from rostersync_pipeline_tests.transform.bad_input import (
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 NEW_CODES = ("INVALID_VALUE", "REFERENCE_NOT_FOUND", "INVALID_REFERENCE", "SCHOOL_INACTIVE",
-             "ROLE_MISMATCH", "DUPLICATE_SOURCE_ID", "MULTIPLE_GRADES")
+             "ROLE_MISMATCH", "DUPLICATE_SOURCE_ID", "MULTIPLE_GRADES", "RELATIONSHIP_NOT_FOUND")
 
 
 @dataclass(frozen=True)

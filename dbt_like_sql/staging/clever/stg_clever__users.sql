@@ -103,6 +103,17 @@ api_users_final as (
             when primary_school is null then listed_schools
             else list_concat([primary_school], list_filter(listed_schools, lambda s: s != primary_school))
         end as school_source_ids,
+        -- a contact's students (roles.contact.student_relationships), each with its relationship
+        list_transform(
+            list_filter(
+                coalesce(from_json(
+                    role_data -> '$.student_relationships',
+                    '[{"student": "varchar", "relationship": "varchar"}]'
+                ), []),
+                lambda r: nullif(trim(r.student), '') is not null
+            ),
+            lambda r: {'user_source_id': trim(r.student), 'relationship': nullif(trim(r.relationship), '')}
+        ) as relationships,
         list_concat(
             list_filter([
                 case when ell_read.value then 'ELL' end,
@@ -251,6 +262,8 @@ csv_users_final as (
         dob_read.value as birth_date,
         grade_raw,
         rs_distinct_in_order(coalesce(schools_in_order, []::varchar[])) as school_source_ids,
+        -- the CSV's Contact_* columns are not staged yet: no relationships
+        []::struct(user_source_id varchar, relationship varchar)[] as relationships,
         list_filter([
             case when ell_read.value then 'ELL' end,
             case when frl_read.value then 'FRL' end,
@@ -302,6 +315,7 @@ select
     grade_raw,
     case when grade_raw is null then []::varchar[] else [grade_raw] end as grade_values,
     school_source_ids,
+    relationships,
     program_names,
     is_deleted,
     invalid_values,

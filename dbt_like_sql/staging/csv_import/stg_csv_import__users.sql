@@ -92,6 +92,8 @@ final as (
         grade_raw,
         case when grade_raw is null then []::varchar[] else [grade_raw] end as grade_values,
         rs_distinct_in_order(coalesce(schools_in_order, []::varchar[])) as school_source_ids,
+        -- the template has no relationship field yet
+        []::struct(user_source_id varchar, relationship varchar)[] as relationships,
         list_sort(list_distinct(list_filter(
             flatten([
                 [

@@ -217,6 +217,15 @@ typed as (
             ),
             lambda x: x is not null and x <> ''
         )) as school_source_ids,
+        -- agentSourcedIds: a student's guardians, a guardian's students (OneRoster gives no type)
+        list_transform(
+            rs_distinct_in_order(list_filter(
+                list_transform(string_split(coalesce(users.agentSourcedIds, ''), ','),
+                               lambda x: trim(x)),
+                lambda x: x <> ''
+            )),
+            lambda x: {'user_source_id': x, 'relationship': null::varchar}
+        ) as relationships,
         rs_oneroster_status(users.status) as status_read,
         rs_boolean(users.enabledUser) as enabled_read,
         users.status,
@@ -263,6 +272,7 @@ final as (
         grade_list[1] as grade_raw,
         list_filter(grade_list, lambda g, i: list_position(grade_list, g) = i) as grade_values,
         school_source_ids,
+        relationships,
         program_names,
         coalesce(status_read.is_deleted, false) or coalesce(not enabled_read.value, false)
             as is_deleted,

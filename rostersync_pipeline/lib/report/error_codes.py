@@ -108,6 +108,14 @@ ERROR_CODES: dict[str, ErrorCode] = {
             "sessions), or correct the reference in the SIS.",
         ),
         ErrorCode(
+            "RELATIONSHIP_NOT_FOUND",
+            "The student or guardian (column E) lists a guardian or student (column C) who is "
+            "not in this landing (or is marked deleted); the person was imported, that "
+            "relationship was not.",
+            "Include the related person in the export (OneRoster users, Clever contacts), or "
+            "remove the stale relationship in the SIS.",
+        ),
+        ErrorCode(
             "INVALID_REFERENCE",
             "The section's school (column C) is an org of another type (a district, a "
             "department); the section was not imported.",

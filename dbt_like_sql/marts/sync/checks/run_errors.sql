@@ -6,6 +6,7 @@ with record_problems as (
     union all by name select * from sync.enrollment_checks
     union all by name select * from sync.term_checks
     union all by name select * from sync.course_checks
+    union all by name select * from sync.relationship_checks
 ),
 
 file_problems as (

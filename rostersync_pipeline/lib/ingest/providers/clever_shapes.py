@@ -51,6 +51,14 @@ class Credentials(_Shape):
     district_username: Scalar = None
 
 
+class StudentRelationship(_Shape):
+    """One of a contact's students (``roles.contact.student_relationships``)."""
+
+    student: Scalar = None
+    relationship: Scalar = None
+    type: Scalar = None
+
+
 class Role(_Shape):
     """One of a user's roles (``student``, ``teacher``, ``staff``, ``district_admin``,
     ``contact``): the fields staging reads from it."""
@@ -65,6 +73,7 @@ class Role(_Shape):
     dob: Scalar = None
     credentials: Credentials | None = None
     ext: dict[str, Any] | None = None
+    student_relationships: list[StudentRelationship] | None = None
 
 
 class User(_Shape):
