@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+
 from rostersync_pipeline_tests.helpers import (
     enrollment,
     make_district,
@@ -69,3 +71,12 @@ def test_parents_are_guardians_related_to_their_students_from_either_side(tmp_pa
     assert error["remediation"].startswith("Include the related person in the export")
     # the people themselves are imported
     assert ("s2",) in district.query("select source_id from roster.users")
+
+    # analysts count them per run across districts
+    with duckdb.connect(str(district.warehouse_dir / "analytics.duckdb"), read_only=True) as con:
+        counts = dict(con.execute(
+            "select entity, records from incoming_counts where run_id = ?",
+            [outcome.run_id]).fetchall())
+    assert counts == {"students": 4, "educators": 1, "guardians": 4,
+                      "guardian_relationships": 3, "schools": 1, "sections": 1,
+                      "enrollments": 2}

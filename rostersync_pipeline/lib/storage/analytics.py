@@ -1,8 +1,8 @@
 """Cross-district analytics: each run publishes small Parquet files; ``analytics.duckdb`` has views.
 
 District files stay private to their runs (no cross-file locks). Analysts open
-``<warehouse>/analytics.duckdb`` and query ``runs``, ``sync_errors``, ``match_outcomes``,
-``plan_counts`` and ``roster_counts`` across all districts.
+``<warehouse>/analytics.duckdb`` and query ``runs``, ``sync_errors``, ``incoming_counts``,
+``match_outcomes``, ``plan_counts`` and ``roster_counts`` across all districts.
 """
 
 from __future__ import annotations
@@ -18,6 +18,17 @@ log = logging.getLogger(__name__)
 PUBLISHED = {
     "runs": "select * from sync.runs where run_id = $run_id",
     "sync_errors": "select * from sync.sync_errors where run_id = $run_id",
+    "incoming_counts": """
+        select $run_id as run_id, entity, count(*) as records from (
+            select role || 's' as entity from core.users
+            union all select 'guardians' from core.guardians
+            union all select 'guardian_relationships' from core.guardian_relationships
+            union all select 'schools' from core.schools
+            union all select 'sections' from core.sections
+            union all select 'enrollments' from core.enrollments
+            union all select 'terms' from core.terms
+            union all select 'courses' from core.courses
+        ) group by all""",
     "match_outcomes": """
         select $run_id as run_id, entity, match_status, matched_rule, count(*) as records
         from sync.matches group by all""",
