@@ -108,6 +108,14 @@ class ProviderAdapter(ABC):
     ) -> FetchResult:
         """Fetch the district's roster and land it into this adapter's ``raw.*`` tables."""
 
+    def bundle(self, context: LandingContext) -> Path:
+        """A file-based adapter's bundle for this run (the caller resolves it from the run
+        config, ``source.path`` or ``source.drop_folder``)."""
+        if context.bundle is None:
+            raise ValueError(f"a {self.source_type} source needs source.path or a bundle in "
+                             "source.drop_folder")
+        return context.bundle
+
 
 ADAPTERS: dict[str, ProviderAdapter] = {}
 

@@ -183,9 +183,6 @@ class CleverCsvAdapter(ProviderAdapter):
 
     def land(self, con: duckdb.DuckDBPyConnection, source: CleverCsvSource,
              context: LandingContext) -> FetchResult:
-        if context.bundle is None:
-            raise ValueError("a clever_csv source needs source.path or an upload in "
-                             "source.drop_folder")
-        return land_directory(con, context.bundle, run_id=context.run_id,
+        return land_directory(con, self.bundle(context), run_id=context.run_id,
                               work_dir=context.work_dir, encoding=source.encoding,
                               keep_passwords=source.keep_passwords)

@@ -240,9 +240,6 @@ class CsvImportAdapter(ProviderAdapter):
 
     def land(self, con: duckdb.DuckDBPyConnection, source: CsvImportSource,
              context: LandingContext) -> FetchResult:
-        if context.bundle is None:
-            raise ValueError("a csv_import source needs source.path or an upload in "
-                             "source.drop_folder")
-        return land_bundle(con, context.bundle, run_id=context.run_id,
+        return land_bundle(con, self.bundle(context), run_id=context.run_id,
                            work_dir=context.work_dir, columns=source.columns,
                            encoding=source.encoding, keep_passwords=source.keep_passwords)

@@ -251,8 +251,6 @@ class OneRosterCsvAdapter(ProviderAdapter):
 
     def land(self, con: duckdb.DuckDBPyConnection, source: OneRosterCsvSource,
              context: LandingContext) -> FetchResult:
-        if context.bundle is None:
-            raise ValueError("a oneroster_csv source needs source.path or a bundle in "
-                             "source.drop_folder")
-        return land_bundle(con, context.bundle, run_id=context.run_id, work_dir=context.work_dir,
+        return land_bundle(con, self.bundle(context), run_id=context.run_id,
+                           work_dir=context.work_dir,
                            encoding=source.encoding, keep_passwords=source.keep_passwords)
