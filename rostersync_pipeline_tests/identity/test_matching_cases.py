@@ -21,6 +21,7 @@ import pytest
 from rostersync_pipeline.lib.transform.sql_runner import load_models, run_models
 from rostersync_pipeline_tests.fixtures.tiny_district import (
     CORE_COLUMNS,
+    NO_RELATIONSHIPS,
     Row,
     TinyDistrict,
     app_educator,
@@ -238,8 +239,8 @@ def test_the_incoming_email_is_lower_cased_and_trimmed_before_it_is_compared() -
         write_district(con, TinyDistrict(app=[app_student(7, "x7", email=ADA)], config=EMAIL_FIRST))
         # what core.users reads: the landed users (its columns but the two it derives) and schools
         con.execute("drop view intermediate.int_users_unioned")
-        con.execute("create table intermediate.int_users_unioned as "
-                    "select * exclude (grade_code, school_source_id) from core.users")
+        con.execute("create table intermediate.int_users_unioned as select * exclude "
+                    f"(grade_code, school_source_id), {NO_RELATIONSHIPS} from core.users")
         con.execute("insert into intermediate.int_users_unioned by name select "
                     "'s1' as user_source_id, 'student' as role, 'S1' as sis_id, "
                     "' Ada.Byron@Example.ORG ' as email, 'Ada' as first_name, "
