@@ -314,6 +314,20 @@ def test_the_date_rule(value: str, kind: str, today: str, stored: str | None,
         problem)
 
 
+@pytest.mark.parametrize(("value", "stored", "problem"), [
+    ("Free", True, False), (" r ", True, False), ("F", True, False), ("yes", True, False),
+    ("PAID", False, False), ("0", False, False), ("", None, False), (None, None, False),
+    ("maybe", None, True),
+])
+def test_a_free_reduced_lunch_status(value: str | None, stored: bool | None,
+                                     problem: bool) -> None:
+    with duckdb.connect() as con:
+        con.execute((SQL_ROOT / "macros" / "rs_frl.sql").read_text(encoding="utf-8"))
+        read = con.execute("select rs_frl(?::varchar)", [value]).fetchall()[0][0]
+    assert read["value"] is stored
+    assert (read["problem"] or "").startswith("not a free / reduced lunch status") is problem
+
+
 def _policy_fields() -> set[tuple[str, str]]:
     sql = (SQL_ROOT / "marts" / "sync" / "checks" / "invalid_value_checks.sql").read_text()
     return set(re.findall(r"\('(\w+)', '(\w+)', (?:true|false),", sql))

@@ -59,11 +59,7 @@ api_read as (
         *,
         rs_date(dob, 'birth', today) as dob_read,
         rs_boolean(ell) as ell_read,
-        case
-            when upper(trim(frl)) in ('F', 'R', 'FREE', 'REDUCED') then {'value': true, 'problem': null}
-            when upper(trim(frl)) in ('P', 'PAID') then {'value': false, 'problem': null}
-            else rs_boolean(frl)
-        end as frl_read,
+        rs_frl(frl) as frl_read,
         rs_boolean(iep) as iep_read,
         rs_boolean(section_504) as section_504_read,
         rs_boolean(gifted) as gifted_read,
@@ -135,13 +131,7 @@ api_users_final as (
             ),
             rs_invalid_value('birth_date', dob, dob_read.problem, _source_file, _source_row),
             rs_invalid_value('ell_status', ell, ell_read.problem, _source_file, _source_row),
-            rs_invalid_value(
-                'frl_status', frl,
-                case when frl_read.problem is not null
-                    then 'not a free / reduced lunch status: rostersync reads free, reduced, paid '
-                        || 'and true / false (yes / no, y / n, 1 / 0)' end,
-                _source_file, _source_row
-            ),
+            rs_invalid_value('frl_status', frl, frl_read.problem, _source_file, _source_row),
             rs_invalid_value('iep_status', iep, iep_read.problem, _source_file, _source_row),
             rs_invalid_value(
                 'section_504_status', section_504, section_504_read.problem,
@@ -235,11 +225,7 @@ csv_read as (
         csv_users_grouped.*,
         rs_date(dob, 'birth', run_date.today) as dob_read,
         rs_boolean(ell) as ell_read,
-        case
-            when upper(frl) in ('F', 'R', 'FREE', 'REDUCED') then {'value': true, 'problem': null}
-            when upper(frl) in ('P', 'PAID') then {'value': false, 'problem': null}
-            else rs_boolean(frl)
-        end as frl_read,
+        rs_frl(frl) as frl_read,
         rs_boolean(iep) as iep_read,
         rs_boolean(section_504) as section_504_read,
         rs_boolean(gifted) as gifted_read
@@ -275,13 +261,7 @@ csv_users_final as (
         list_filter([
             rs_invalid_value('birth_date', dob, dob_read.problem, source_file, source_row),
             rs_invalid_value('ell_status', ell, ell_read.problem, source_file, source_row),
-            rs_invalid_value(
-                'frl_status', frl,
-                case when frl_read.problem is not null
-                    then 'not a free / reduced lunch status: rostersync reads free, reduced, paid '
-                        || 'and true / false (yes / no, y / n, 1 / 0)' end,
-                source_file, source_row
-            ),
+            rs_invalid_value('frl_status', frl, frl_read.problem, source_file, source_row),
             rs_invalid_value('iep_status', iep, iep_read.problem, source_file, source_row),
             rs_invalid_value(
                 'section_504_status', section_504, section_504_read.problem,

@@ -55,11 +55,7 @@ read_values as (
         grouped.*,
         rs_date(dob, 'birth', run_date.today) as dob_read,
         rs_boolean(ell) as ell_read,
-        case
-            when upper(frl) in ('F', 'R', 'FREE', 'REDUCED') then {'value': true, 'problem': null}
-            when upper(frl) in ('P', 'PAID') then {'value': false, 'problem': null}
-            else rs_boolean(frl)
-        end as frl_read,
+        rs_frl(frl) as frl_read,
         rs_boolean(iep) as iep_read,
         rs_boolean(section_504) as section_504_read,
         rs_boolean(gifted) as gifted_read,
@@ -124,13 +120,7 @@ final as (
             ),
             rs_invalid_value('birth_date', dob, dob_read.problem, source_file, source_row),
             rs_invalid_value('ell_status', ell, ell_read.problem, source_file, source_row),
-            rs_invalid_value(
-                'frl_status', frl,
-                case when frl_read.problem is not null
-                    then 'not a free / reduced lunch status: rostersync reads free, reduced, paid '
-                        || 'and true / false (yes / no, y / n, 1 / 0)' end,
-                source_file, source_row
-            ),
+            rs_invalid_value('frl_status', frl, frl_read.problem, source_file, source_row),
             rs_invalid_value('iep_status', iep, iep_read.problem, source_file, source_row),
             rs_invalid_value(
                 'section_504_status', section_504, section_504_read.problem,

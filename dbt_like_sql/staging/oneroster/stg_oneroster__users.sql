@@ -128,11 +128,7 @@ program_values as (
     select
         *,
         rs_boolean(ell) as ell_read,
-        case
-            when upper(trim(frl)) in ('F', 'R', 'FREE', 'REDUCED') then {'value': true, 'problem': null}
-            when upper(trim(frl)) in ('P', 'PAID') then {'value': false, 'problem': null}
-            else rs_boolean(frl)
-        end as frl_read,
+        rs_frl(frl) as frl_read,
         rs_boolean(iep) as iep_read,
         case
             when programs_raw is null then []::varchar[]
@@ -168,13 +164,7 @@ programs as (
                 _source_file, _source_row
             ),
             rs_invalid_value('ell_status', ell, ell_read.problem, _source_file, _source_row),
-            rs_invalid_value(
-                'frl_status', frl,
-                case when frl_read.problem is not null
-                    then 'not a free / reduced lunch status: rostersync reads free, reduced, paid '
-                        || 'and true / false (yes / no, y / n, 1 / 0)' end,
-                _source_file, _source_row
-            ),
+            rs_invalid_value('frl_status', frl, frl_read.problem, _source_file, _source_row),
             rs_invalid_value('iep_status', iep, iep_read.problem, _source_file, _source_row)
         ], lambda p: p.reason is not null) as program_problems
     from program_values
