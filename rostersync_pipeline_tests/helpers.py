@@ -9,6 +9,7 @@ a synthetic one, a shared real sample, or a tiny bundle written from Python list
 from __future__ import annotations
 
 import csv
+import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -89,6 +90,19 @@ class District:
             yield
         finally:
             path.write_text(original, encoding="utf-8")
+
+    def copy_to(self, root: Path) -> District:
+        """This district (config, warehouse and the bundles beside them) copied under ``root``,
+        its config's paths rewritten to the copy: a module syncs a district once and each test
+        goes on from its own copy."""
+        origin = self.config_dir.parent
+        assert self.warehouse_dir.parent == origin, "copy_to needs config and warehouse siblings"
+        shutil.copytree(origin, root, dirs_exist_ok=True)
+        config = root / self.config_dir.name / f"{self.district_id}.yaml"
+        config.write_text(config.read_text(encoding="utf-8").replace(str(origin), str(root)),
+                          encoding="utf-8")
+        return District(self.district_id, root / self.config_dir.name,
+                        root / self.warehouse_dir.name)
 
     def query(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[tuple]:
         with district_connection(self.warehouse_dir, self.district_id) as con:

@@ -65,16 +65,22 @@ def app_ids(district: District) -> dict[str, int]:
     return dict(district.query("select source_id, app_id from roster.users"))
 
 
-@pytest.fixture
-def synced(tmp_path: Path) -> District:
-    """A district after its first sync of s1..s3 and t1 (all created)."""
+@pytest.fixture(scope="module")
+def synced_once(tmp_path_factory: pytest.TempPathFactory) -> District:
+    """A district after its first sync of s1..s3 and t1 (all created), synced once per module."""
+    root = tmp_path_factory.mktemp("synced")
     district = make_district(
-        tmp_path, night_bundle(tmp_path / "night0", students("s1", "s2", "s3")),
-        **CREATE_SCHOOLS,
+        root, night_bundle(root / "night0", students("s1", "s2", "s3")), **CREATE_SCHOOLS,
     )
     outcome = district.sync()
     assert outcome.status == "applied", outcome.failure
     return district
+
+
+@pytest.fixture
+def synced(synced_once: District, tmp_path: Path) -> District:
+    """Each test's own copy of :func:`synced_once`."""
+    return synced_once.copy_to(tmp_path)
 
 
 def test_first_sync_creates_and_an_identical_sync_changes_nothing(tmp_path: Path):
@@ -397,10 +403,12 @@ def test_a_failing_apply_leaves_the_roster_as_it_was(synced: District, tmp_path:
     assert synced.roster_snapshot() == before
 
 
-@pytest.fixture
-def blocked_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+@pytest.fixture(scope="module")
+def blocked_run(tmp_path_factory: pytest.TempPathFactory):
     """A first sync whose GX suite has a failing hard expectation (the district made
-    ``users.grade_mapped`` hard; half its students' grades are unmapped): INVALID_GRADE."""
+    ``users.grade_mapped`` hard; half its students' grades are unmapped): INVALID_GRADE.
+    The tests only read what it left."""
+    tmp_path = tmp_path_factory.mktemp("blocked")
     bundle = night_bundle(tmp_path / "night0",
                           students("s1") + [student("bad", "sch1", grades="Grade Thirteen")])
     district = make_district(tmp_path, bundle, **CREATE_SCHOOLS,

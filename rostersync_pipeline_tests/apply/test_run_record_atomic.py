@@ -29,12 +29,19 @@ def bundle(directory: Path, *students: str) -> Path:
     )
 
 
-@pytest.fixture
-def district(tmp_path: Path) -> District:
-    district = make_district(tmp_path, bundle(tmp_path / "n0", "s1", "s2"),
+@pytest.fixture(scope="module")
+def synced_once(tmp_path_factory: pytest.TempPathFactory) -> District:
+    root = tmp_path_factory.mktemp("synced")
+    district = make_district(root, bundle(root / "n0", "s1", "s2"),
                              schools={"create_unmatched": True})
     assert district.sync().status == "applied"
     return district
+
+
+@pytest.fixture
+def district(synced_once: District, tmp_path: Path) -> District:
+    """Each test's own copy of the district after its first sync."""
+    return synced_once.copy_to(tmp_path)
 
 
 def test_a_failure_while_recording_the_run_rolls_the_roster_back(

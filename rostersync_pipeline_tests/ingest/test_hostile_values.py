@@ -36,12 +36,19 @@ def night(directory: Path, users: list[dict[str, str]]) -> Path:
     )
 
 
-@pytest.fixture
-def district(tmp_path: Path) -> District:
-    district = make_district(tmp_path, night(tmp_path / "n0", [student(s, "sch1") for s in STUDENTS]),
+@pytest.fixture(scope="module")
+def synced_once(tmp_path_factory: pytest.TempPathFactory) -> District:
+    root = tmp_path_factory.mktemp("synced")
+    district = make_district(root, night(root / "n0", [student(s, "sch1") for s in STUDENTS]),
                              schools={"create_unmatched": True}, max_field_bytes=1024)
     assert district.sync().status == "applied"
     return district
+
+
+@pytest.fixture
+def district(synced_once: District, tmp_path: Path) -> District:
+    """Each test's own copy of the district after its first sync."""
+    return synced_once.copy_to(tmp_path)
 
 
 def active(district: District) -> dict[str, str]:
