@@ -165,3 +165,42 @@ def test_short_row_is_one_problem_naming_its_first_missing_field(con, tmp_path) 
     bad = [p for p in result.problems if p.location == "students.csv"]
     assert [(p.row, p.field, p.error_code) for p in bad] == [(5, "State_id", "MALFORMED_ROW")]
     assert not result.complete
+
+
+def test_contacts_on_students_csv_are_guardians_listing_their_students(con, tmp_path) -> None:
+    """Clever CSV contacts (#13.1): siblings' rows naming one contact give one guardian (by
+    Contact_sis_id, or without one by name, email and phone), listing each student with the
+    relationship its row names; a row without contact columns lists no guardian."""
+    header = ("School_id,Student_id,Last_name,First_name,Grade,Contact_relationship,"
+              "Contact_type,Contact_name,Contact_phone,Contact_email,Contact_sis_id")
+    files = dict(FILES)
+    files["students.csv"] = [
+        header,
+        "S1,1001,Doe,Ann,3,Mother,guardian,Jo Doe,555-0101,Jo@Example.org,P1",
+        "S2,1002,Doe,Bob,7,Mother,guardian,Jo Doe,555-0101,jo@example.org,P1",
+        "S1,1001,Doe,Ann,3,Uncle,emergency,Al Doe,555-0102,,",
+        "S2,1002,Doe,Bob,7,Uncle,emergency,Al Doe,555-0102,,",
+        "S1,1003,Poe,Cy,K,,,,,,",
+    ]
+    result = clever_csv.land_directory(con, write_upload(tmp_path / "up", "\n", files),
+                                       run_id="r1", work_dir=tmp_path / "work")
+    assert result.complete, [p.describe() for p in result.problems]
+    create_staging_views(con, "clever")
+    guardians = con.execute(
+        "select user_source_id, sis_id, email, last_name, school_source_ids, "
+        "list_sort(relationships), source_row from staging.stg_clever__users "
+        "where role = 'guardian' order by source_row").fetchall()
+    uncle = "contact:" + con.execute(
+        "select md5('al doe||555-0102')").fetchall()[0][0]
+    assert guardians == [
+        ("P1", "P1", "Jo@Example.org", "Jo Doe", ["S1", "S2"],
+         [{"user_source_id": "1001", "relationship": "Mother"},
+          {"user_source_id": "1002", "relationship": "Mother"}], 2),
+        (uncle, None, None, "Al Doe", ["S1", "S2"],
+         [{"user_source_id": "1001", "relationship": "Uncle"},
+          {"user_source_id": "1002", "relationship": "Uncle"}], 4),
+    ]
+    # the students are still one user each (their repeated rows differ only in the contact)
+    assert con.execute("select user_source_id from staging.stg_clever__users "
+                       "where role = 'student' order by 1").fetchall() == [
+        ("1001",), ("1002",), ("1003",)]

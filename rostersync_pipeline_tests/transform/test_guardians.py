@@ -1,7 +1,8 @@
 """Guardians (#13 point 1, core): OneRoster parents / guardians / relatives land in
 ``core.guardians`` with their students in ``core.guardian_relationships``, never in ``core.users``
 or the app's roster; a relationship to someone not in the landing is RELATIONSHIP_NOT_FOUND.
-(Clever contacts, from the real Clever sample: ``ingest/test_live_providers_e2e.py``.)"""
+Clever CSV contacts (``students.csv``'s ``Contact_*`` columns) likewise; Clever API contacts,
+from the real Clever sample: ``ingest/test_live_providers_e2e.py``."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from rostersync_pipeline_tests.helpers import (
     teacher,
     write_bundle,
 )
+from rostersync_pipeline_tests.transform.bad_input import clever_csv_bundle
 
 
 def guardian(source_id: str, school: str, role: str = "parent", **fields: str) -> dict[str, str]:
@@ -80,3 +82,32 @@ def test_parents_are_guardians_related_to_their_students_from_either_side(tmp_pa
     assert counts == {"students": 4, "educators": 1, "guardians": 4,
                       "guardian_relationships": 3, "schools": 1, "sections": 1,
                       "enrollments": 2}
+
+
+def test_clever_csv_contacts_are_guardians_with_their_relationship(tmp_path: Path) -> None:
+    def row(student_id: str, last: str, **contact: str) -> dict[str, str]:
+        return {"School_id": "S1", "Student_id": student_id, "Last_name": last,
+                "First_name": "Kid", "Grade": "3", **contact}
+
+    mother = {"Contact_name": "Jo Doe", "Contact_email": "Jo@Example.org",
+              "Contact_sis_id": "P1", "Contact_relationship": "Mother"}
+    bundle = clever_csv_bundle(tmp_path / "clever", {
+        "schools": [{"School_id": "S1", "School_name": "North"}],
+        "students": [row("1001", "Doe", **mother), row("1002", "Doe", **mother),
+                     row("1002", "Doe", Contact_name="Al Doe", Contact_relationship="Uncle"),
+                     row("1003", "Poe")],
+    })
+    district = make_district(tmp_path, bundle, source={"type": "clever_csv"},
+                             schools={"create_unmatched": True})
+    outcome = district.sync()
+    assert outcome.status == "applied", outcome.summary
+    assert district.query(
+        "select sis_id, email, last_name, provider from core.guardians order by 1") == [
+        ("P1", "jo@example.org", "Jo Doe", "clever"), (None, None, "Al Doe", "clever")]
+    assert district.query(
+        "select coalesce(g.sis_id, 'uncle'), r.student_source_id, r.relationship "
+        "from core.guardian_relationships as r join core.guardians as g "
+        "on g.user_source_id = r.guardian_source_id order by 1, 2") == [
+        ("P1", "1001", "Mother"), ("P1", "1002", "Mother"), ("uncle", "1002", "Uncle")]
+    assert sorted(district.users()) == ["1001", "1002", "1003"]
+    assert district.errors(outcome.run_id) == []

@@ -2,7 +2,8 @@
 -- school staff and district admins -> other. A user holding several Clever roles takes the
 -- first of student, teacher, staff, district_admin, contact; a user holding none of them is an
 -- invalid value (role 'other'). Birth dates are read by rs_date (kind 'birth'); the ELL / FRL
--- / IEP / 504 / gifted flags by rs_boolean (FRL also free / reduced / paid).
+-- / IEP / 504 / gifted flags by rs_boolean (FRL also free / reduced / paid). Clever CSV
+-- contacts (students.csv Contact_* columns) are guardians too (csv_contacts).
 with run_date as (
     select started_at::date as today from config.run
 ),
@@ -248,7 +249,7 @@ csv_users_final as (
         dob_read.value as birth_date,
         grade_raw,
         rs_distinct_in_order(coalesce(schools_in_order, []::varchar[])) as school_source_ids,
-        -- the CSV's Contact_* columns are not staged yet: no relationships
+        -- a student's contacts list the student (csv_contacts_final)
         []::struct(user_source_id varchar, relationship varchar)[] as relationships,
         list_filter([
             case when ell_read.value then 'ELL' end,
@@ -274,10 +275,69 @@ csv_users_final as (
     from csv_read
 ),
 
+csv_contacts as (
+    -- students.csv names at most one contact per row (Contact_* columns; a student with two
+    -- contacts is on two rows). The contact is a guardian: its id is Contact_sis_id, or without
+    -- one 'contact:' and the md5 of its lower-cased name, email and phone, so that siblings'
+    -- rows naming the same person give one guardian. Clever keeps a contact's full name in
+    -- last_name (as its API does); Contact_type and phones are not imported.
+    select
+        coalesce(
+            nullif(trim("Contact_sis_id"), ''),
+            'contact:' || md5(concat_ws('|', lower(trim(coalesce("Contact_name", ''))),
+                                        lower(trim(coalesce("Contact_email", ''))),
+                                        trim(coalesce("Contact_phone", ''))))
+        ) as user_source_id,
+        nullif(trim("Contact_sis_id"), '') as sis_id,
+        nullif(trim("Contact_email"), '') as email,
+        nullif(trim("Contact_name"), '') as last_name,
+        nullif(trim("School_id"), '') as school_id,
+        nullif(trim("Student_id"), '') as student_id,
+        nullif(trim("Contact_relationship"), '') as relationship,
+        _source_file,
+        _source_row
+    from raw.clever_csv_students
+    where coalesce(nullif(trim("Contact_name"), ''), nullif(trim("Contact_sis_id"), ''),
+                   nullif(trim("Contact_email"), '')) is not null
+),
+
+csv_contacts_final as (
+    -- one guardian per contact id; its students (with the relationship each row names) are
+    -- its relationships. Rows of one contact id that disagree keep the first row's values.
+    select
+        user_source_id,
+        'guardian' as role,
+        arg_min(sis_id, _source_row) as sis_id,
+        null::varchar as state_id,
+        null::varchar as student_number,
+        arg_min(email, _source_row) as email,
+        null::varchar as username,
+        null::varchar as first_name,
+        null::varchar as middle_name,
+        arg_min(last_name, _source_row) as last_name,
+        null::date as birth_date,
+        null::varchar as grade_raw,
+        rs_distinct_in_order(coalesce(
+            list(school_id order by _source_row) filter (where school_id is not null),
+            []::varchar[])) as school_source_ids,
+        coalesce(list(distinct {'user_source_id': student_id, 'relationship': relationship})
+                     filter (where student_id is not null),
+                 []::struct(user_source_id varchar, relationship varchar)[]) as relationships,
+        []::varchar[] as program_names,
+        false as is_deleted,
+        rs_no_invalid_values() as invalid_values,
+        arg_min(_source_file, _source_row) as source_file,
+        min(_source_row) as source_row
+    from csv_contacts
+    group by user_source_id
+),
+
 final as (
     select * from api_users_final
     union all by name
     select * from csv_users_final
+    union all by name
+    select * from csv_contacts_final
 )
 
 select
