@@ -26,6 +26,10 @@ create or replace table core.enrollments (enrollment_source_id varchar, section_
     user_source_id varchar, role varchar);
 create or replace table core.terms (term_source_id varchar, start_date date, end_date date);
 create or replace table core.courses (course_source_id varchar, course_name varchar);
+create or replace table core.guardians (user_source_id varchar, email varchar,
+    is_deleted boolean);
+create or replace table core.guardian_relationships (guardian_source_id varchar,
+    student_source_id varchar);
 """
 GOOD = {
     "schools": [("sch1", "North High")],
@@ -35,6 +39,8 @@ GOOD = {
     "enrollments": [("e1", "sec1", "u1", "student"), ("e2", "sec1", "u2", "teacher")],
     "terms": [("t1", "2026-08-20", "2027-06-10")],
     "courses": [("c1", "Algebra")],
+    "guardians": [("g1", "jo@example.org", False)],
+    "guardian_relationships": [("g1", "u1")],
 }
 
 
@@ -57,7 +63,7 @@ def test_every_canonical_table_has_a_partitioned_suite() -> None:
     specs = expectation_check_specs()
     assert sorted(s.asset_key.to_user_string() for s in specs) == sorted(
         s.table.replace(".", "/") for s in SUITES) == [
-        "core/courses", "core/enrollments", "core/schools", "core/sections", "core/terms",
+        "core/courses", "core/enrollments", "core/guardians", "core/schools", "core/sections", "core/terms",
         "core/users"]
     assert all(s.partitions_def is not None for s in specs)
 
@@ -87,6 +93,10 @@ def test_a_clean_district_passes_every_suite() -> None:
          "core.terms", "terms.dates_ordered", ["t9"], False),
         ("a course without a name", {"courses": [("c9", None)]},
          "core.courses", "courses.name_present", ["c9"], False),
+        ("a guardian related to no student", {"guardians": [("g9", None, False)]},
+         "core.guardians", "guardians.related", ["g9"], False),
+        ("two guardians share an id", {"guardians": [("g1", None, False)]},
+         "core.guardians", "guardians.id_unique", ["g1"], True),
     ],
 )
 def test_a_failed_expectation_names_itself_and_the_records(
@@ -101,6 +111,30 @@ def test_a_failed_expectation_names_itself_and_the_records(
     assert result.metadata[expectation].value["ids"] == ids
     assert [t for t, r in results.items() if not r.passed] == [table]
     assert bool(hard_failures(con, RUN_ID)) is hard
+
+
+def test_an_empty_table_passes_its_suite_without_great_expectations(monkeypatch) -> None:
+    """No rows: every expectation holds (what GX answers too), and GX is not asked."""
+    from rostersync_pipeline.lib.validate import expectations
+
+    con = district_file()
+    con.execute("delete from core.guardian_relationships; delete from core.guardians")
+    asked: list[str] = []
+    original = expectations.SuiteValidator.validate
+
+    def validate(self, suite, frame):
+        if not frame.empty:
+            asked.append(suite.table)
+        return original(self, suite, frame)
+
+    monkeypatch.setattr(expectations.SuiteValidator, "validate", validate)
+    results = evaluate_expectation_suites(con, RUN_ID, {})
+    assert results["core.guardians"].passed
+    assert results["core.guardians"].metadata["rows_checked"].value == 0
+    assert "core.guardians" not in asked and "core.users" in asked
+    assert con.execute(
+        "select count(*), bool_and(success) from sync.expectation_results "
+        "where table_name = 'core.guardians'").fetchall() == [(4, True)]
 
 
 def test_a_district_makes_a_soft_expectation_hard_and_a_hard_one_soft() -> None:

@@ -92,6 +92,10 @@ class SuiteValidator:
         self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
 
     def validate(self, suite: TableSuite, frame: pd.DataFrame) -> list[ExpectationOutcome]:
+        if frame.empty:
+            # every expectation holds on no rows (GX says so too, at a third of a second each)
+            return [ExpectationOutcome(e.name, e.column, True, e.hard, 0, [])
+                    for e in suite.expectations]
         gx, name = self._gx, suite.table.replace(".", "_")
         source = self._context.data_sources.add_pandas(f"{name}_source")
         batch_definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(

@@ -147,6 +147,22 @@ SUITES: tuple[TableSuite, ...] = (
         ),
     ),
     TableSuite(
+        table="core.guardians",
+        id_column="user_source_id",
+        frame_sql="""
+            select user_source_id, email,
+                is_deleted or user_source_id in (
+                    select guardian_source_id from core.guardian_relationships) as related
+            from core.guardians""",
+        expectations=(
+            *_ids("guardians", "user_source_id"),
+            Expectation("guardians.email_format", "email", "regex", False,
+                        "guardians' emails look like emails", regex=EMAIL_PATTERN),
+            Expectation("guardians.related", "related", "true", False,
+                        "every guardian is related to a student of this landing"),
+        ),
+    ),
+    TableSuite(
         table="core.courses",
         id_column="course_source_id",
         frame_sql="select course_source_id, course_name from core.courses",
