@@ -94,3 +94,21 @@ def test_a_promise_on_a_missing_column_names_the_yaml(tmp_path: Path) -> None:
     load_models.cache_clear()
     with pytest.raises(ModelError, match=r"_models\.yml \(core\.roles\).*rol"):
         check(con, tmp_path, "core.roles")
+
+
+def test_an_empty_table_keeps_its_promises_but_a_missing_column_is_still_named(
+        tmp_path: Path) -> None:
+    """A build that reported 0 rows is not aggregated again; its promised columns are still
+    looked up, so a YAML naming a column the model lacks fails on an empty table too."""
+    con = built(tmp_path)
+    con.execute("delete from core.roles")
+    model = load_models(tmp_path)["core.roles"]
+    result = evaluate_model_keys(con, model, dg.AssetKey(["core", "roles"]), rows=0)
+    assert result.passed and result.metadata["rows_checked"].value == 0
+    (tmp_path / "marts" / "core" / "_models.yml").write_text(
+        PROMISES.format(materialized="table").replace("not_null: [role]\n", "not_null: [rol]\n"),
+        encoding="utf-8")
+    load_models.cache_clear()
+    with pytest.raises(ModelError, match=r"_models\.yml \(core\.roles\).*rol"):
+        evaluate_model_keys(con, load_models(tmp_path)["core.roles"],
+                            dg.AssetKey(["core", "roles"]), rows=0)

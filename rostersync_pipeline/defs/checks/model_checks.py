@@ -40,10 +40,12 @@ def model_keys_spec(model: SqlModel, asset_key: dg.AssetKey) -> dg.AssetCheckSpe
 
 
 def evaluate_model_keys(
-    con: duckdb.DuckDBPyConnection, model: SqlModel, asset_key: dg.AssetKey
+    con: duckdb.DuckDBPyConnection, model: SqlModel, asset_key: dg.AssetKey,
+    rows: int | None = None,
 ) -> dg.AssetCheckResult:
-    """Measure the model's promises on what it just built."""
-    outcome = check_promises(con, model)
+    """Measure the model's promises on what it just built (``rows``: its row count, if the
+    build reported one)."""
+    outcome = check_promises(con, model, rows)
     metadata = {"rows_checked": outcome.rows}
     if model.unique_key:
         metadata["duplicate_keys"] = outcome.duplicate_keys

@@ -98,8 +98,10 @@ def _run_stage(
             _read_roster_from_destination(context, warehouse, con)
             write_settings(con, district)
         results = run_models(con, MODELS, only=set(models))
+        built_rows = {result.key: result.row_count for result in results}
         checks: dict[str, list[dg.AssetCheckResult]] = {
-            key: [evaluate_model_keys(con, model, model_asset_key(key))] if promises(model) else []
+            key: [evaluate_model_keys(con, model, model_asset_key(key), built_rows.get(key))]
+            if promises(model) else []
             for key, model in models.items()
         }
         if stage == "normalize":

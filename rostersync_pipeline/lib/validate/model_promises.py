@@ -69,10 +69,21 @@ from grouped
 """
 
 
-def check_promises(con: duckdb.DuckDBPyConnection, model: SqlModel) -> PromiseOutcome:
-    """Measure ``model``'s ``unique_key`` and ``not_null`` promises on the relation it built."""
+def check_promises(
+    con: duckdb.DuckDBPyConnection, model: SqlModel, rows: int | None = None
+) -> PromiseOutcome:
+    """Measure ``model``'s ``unique_key`` and ``not_null`` promises on the relation it built.
+
+    ``rows``: the row count the build reported (a table's); an empty table keeps every promise,
+    so only its promised columns are looked up (``limit 0``: a missing one is still an error)."""
     params = {"sample": SAMPLE_KEYS} if model.unique_key else {}
     try:
+        if rows == 0:
+            columns = ", ".join(_ident(c) for c in (*model.unique_key, *model.not_null)) or "1"
+            con.execute(f"select {columns} from {_ident(model.schema)}.{_ident(model.name)} "
+                        "limit 0").fetchall()
+            return PromiseOutcome(model=model.key, rows=0, duplicate_keys=0,
+                                  null_counts=dict.fromkeys(model.not_null, 0))
         rows, duplicates, nulls, duplicate_sample, null_sample = con.execute(
             promises_sql(model), params).fetchall()[0]
     except duckdb.Error as exc:
