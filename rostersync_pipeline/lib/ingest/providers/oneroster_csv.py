@@ -81,7 +81,7 @@ SPEC_COLUMNS: dict[str, tuple[str, ...]] = {
 
 # Header spellings seen in real bundles (v1.0 names, typos) -> the spec column.
 HEADER_ALIASES = {
-    "users": {"userid": "userIds", "agents": "agentSourcedIds", "grade": "grades",
+    "users": {"agents": "agentSourcedIds", "grade": "grades",
               "prefferedgivenname": "preferredGivenName",
               "prefferedmiddlename": "preferredMiddleName",
               "prefferedfamilyname": "preferredFamilyName"},
@@ -94,7 +94,9 @@ HEADER_ALIASES = {
 # Spec columns (v1.1 / v1.2) kept in ``_ext`` instead of a column of their own: expected, so
 # not reported as unknown.
 OTHER_SPEC_COLUMNS = {
-    "users": ("resourceSourcedIds",),
+    # v1.0's userId is one untyped identifier (an LDAP or SIS id), not v1.1's typed userIds
+    # list: read as userIds it made every user of a 1.0 bundle an INVALID_VALUE
+    "users": ("resourceSourcedIds", "userId"),
     "demographics": (
         "americanIndianOrAlaskaNative", "asian", "blackOrAfricanAmerican",
         "nativeHawaiianOrOtherPacificIslander", "white", "demographicRaceTwoOrMoreRaces",
