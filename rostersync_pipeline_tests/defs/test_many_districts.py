@@ -38,7 +38,7 @@ def test_every_district_syncs_from_its_schedule_within_the_run_limit(
     database = postgres_session.create_database("dagster_many_districts")
 
     result = run_many_districts(tmp_path, database.env(), DISTRICTS, MAX_CONCURRENT_RUNS,
-                                timeout_s=240)
+                                timeout_s=600)
 
     assert result.ticks == DISTRICTS
     assert result.runs == result.succeeded == DISTRICTS
