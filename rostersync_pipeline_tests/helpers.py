@@ -27,7 +27,8 @@ from rostersync_pipeline.lib.storage.warehouse import district_connection
 from rostersync_pipeline.runner import SyncOutcome, run_sync
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "samples"
-ROSTER_TABLES = ("schools", "users", "sections", "enrollments", "change_log")
+ROSTER_TABLES = ("schools", "terms", "courses", "users", "user_schools", "sections", "enrollments",
+                 "change_log")
 
 USERS_HEADER = (
     "sourcedId", "status", "dateLastModified", "enabledUser", "orgSourcedIds", "role",

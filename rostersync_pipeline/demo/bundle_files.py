@@ -111,9 +111,13 @@ EXPORTS: dict[str, str] = {
                 student.identifier, student.email, student.grade as grades
             from student join school on school.j = student.j
             union all
-            select 1, teacher.t, teacher.source_id, school.source_id, 'teacher',
-                teacher.username, teacher.given_name, teacher.family_name, teacher.identifier,
-                teacher.email, null
+            -- the first teacher also works in the next school (a teacher in two schools)
+            select 1, teacher.t, teacher.source_id,
+                school.source_id || coalesce(',' || case when teacher.t = 0 then (
+                    select other.source_id from school as other where other.j = 1
+                ) end, ''),
+                'teacher', teacher.username, teacher.given_name, teacher.family_name,
+                teacher.identifier, teacher.email, null
             from teacher join school on school.j = teacher.j
         ) order by ord_kind, ord
     """,

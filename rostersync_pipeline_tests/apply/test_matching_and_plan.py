@@ -92,9 +92,9 @@ def test_first_sync_creates_and_an_identical_sync_changes_nothing(tmp_path: Path
     assert first.status == "applied"
     assert first.summary.counts == {
         "schools": {"create": 1}, "students": {"create": 3}, "educators": {"create": 1},
-        "sections": {"create": 1}, "enrollments": {"create": 4},
+        "sections": {"create": 1}, "enrollments": {"create": 4}, "user_schools": {"create": 4},
     }
-    assert district.scalar("select count(*) from roster.change_log") == 10
+    assert district.scalar("select count(*) from roster.change_log") == 14
     assert district.query(
         "select distinct status, origin, created_run_id from roster.users"
     ) == [("active", "sync", first.run_id)]
@@ -108,7 +108,7 @@ def test_first_sync_creates_and_an_identical_sync_changes_nothing(tmp_path: Path
     assert district.query(
         "select distinct match_status, matched_rule from sync.matches"
     ) == [("matched", "source_id")]
-    assert district.scalar("select count(*) from roster.change_log") == 10
+    assert district.scalar("select count(*) from roster.change_log") == 14
 
 
 def test_rotated_ids_update_the_same_app_record(synced: District, tmp_path: Path):
@@ -323,7 +323,7 @@ def test_dry_run_plans_and_reports_but_leaves_the_roster(synced: District, tmp_p
     assert outcome.summary.counts["students"] == {
         "create": 1, "update": 1, "deactivate": 2}
     assert synced.scalar("select count(*) from sync.sync_plan where run_id = ?",
-                         [outcome.run_id]) == 7
+                         [outcome.run_id]) == 8  # 4 students, s4's school, 3 enrollments
     assert [e["source_id"] for e in synced.errors(outcome.run_id)] == ["bad"]
     assert synced.scalar("select dry_run from sync.runs where run_id = ?",
                          [outcome.run_id]) is True

@@ -3,10 +3,11 @@
 Each case is ``description / incoming / app roster / config / landing / expected``: the incoming
 ``core.*`` rows and the app's ``roster.*`` rows of a tiny district (see
 ``rostersync_pipeline_tests/fixtures/tiny_district.py``), the district config, what the fetch
-landed, and every row the per-entity plans (``plan_schools``, ``plan_users``, ``plan_sections``,
-``plan_enrollments``) must hold as ``(entity, action, app_id, source_id, changed_fields)``, with
-the run's error rows (none unless listed). ``sync.sync_plan`` must hold exactly the rows that
-change the roster (create, update, reactivate, deactivate).
+landed, and every row the per-entity plans (``plan_schools``, ``plan_users``,
+``plan_user_schools``, ``plan_sections``, ``plan_enrollments``) must hold as ``(entity, action,
+app_id, source_id, changed_fields)``, with the run's error rows (none unless listed).
+``sync.sync_plan`` must hold exactly the rows that change the roster (create, update,
+reactivate, deactivate): the tiny district has no terms or courses.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ CHANGES = ("create", "update", "reactivate", "deactivate")
 # the fields a create sets for a default student / section (see the fixture's defaults)
 NEW_STUDENT = ["source_id", "sis_id", "first_name", "last_name", "grade"]
 NEW_SECTION = ["source_id", "name"]
-PLANS = ("plan_schools", "plan_users", "plan_sections", "plan_enrollments")
+NEW_LINK = ["user_app_id", "school_app_id", "is_primary"]
+PLANS = ("plan_schools", "plan_users", "plan_user_schools", "plan_sections", "plan_enrollments")
 PLAN_SQL = " union all ".join(
     f"select entity, action, app_id, source_id, changed_fields from sync.{plan}" for plan in PLANS
 )
@@ -249,6 +251,7 @@ CASES = [
         plan=[("schools", "unchanged", 3, "sch1", []),
               ("schools", "unmatched", None, "sch2", ["source_id"]),
               ("students", "unchanged", 7, "s1", []),
+              ("user_schools", "create", 1, "s1@sch1", NEW_LINK),
               ("sections", "unchanged", 20, "sec1", [])],
         errors=[("school", "SCHOOL_NOT_MATCHED", "sch2", "name")],
     ),
@@ -259,7 +262,8 @@ CASES = [
         app=[app_school(3, "North High")],
         config={"schools": {"create_unmatched": True}},
         plan=[("schools", "create", 4, "sch2", ["source_id", "sis_id"]),
-              ("students", "create", 1, "s2", [*NEW_STUDENT, "school_app_id"])],
+              ("students", "create", 1, "s2", [*NEW_STUDENT, "school_app_id"]),
+              ("user_schools", "create", 1, "s2@sch2", NEW_LINK)],
     ),
     Case(
         "an enrollment whose section is held back by an error is left alone",

@@ -6,11 +6,21 @@ Dagster job in-process (through the CLI and through ``run_approval`` on a test i
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from rostersync_pipeline.cli.main import main
+from rostersync_pipeline.lib.apply.plan_store import (
+    STORED,
+    PlanRefused,
+    approve_stored_plan,
+    discard_stored_plan,
+    roster_fingerprint,
+)
+from rostersync_pipeline.lib.storage.warehouse import district_connection
 from rostersync_pipeline.runner import run_approval
 from rostersync_pipeline_tests.helpers import (
     District,
@@ -81,7 +91,7 @@ def test_a_held_plan_waits_and_approval_applies_exactly_the_stored_plan(tmp_path
     assert district.query("select status, decided_run_id from sync.stored_plans") == [
         ("approved", approval_run)]
     assert district.scalar("select count(*) from roster.change_log where run_id = ?",
-                           [approval_run]) == 10
+                           [approval_run]) == 14  # 10 and the 4 people's school links
     assert district.scalar("select count(*) from roster.users_history where valid_from_run = ?",
                            [approval_run]) == 4
 
@@ -150,3 +160,23 @@ def test_the_approve_plan_job_is_a_dagster_run_with_the_same_config(tmp_path: Pa
     assert materialization.metadata["plan_id"].value == held.run_id
     assert district.scalar("select status from sync.runs where run_id = ?",
                            [outcome.run_id]) == "approved"
+
+
+def test_a_plan_stored_before_a_plan_table_existed_is_refused_and_can_be_discarded(
+    tmp_path: Path,
+) -> None:
+    """A plan held by an older rostersync (its store has no ``stored_plan_terms``) on a roster
+    that has not changed since: approval is refused with why, nothing applied; discard works."""
+    with district_connection(tmp_path, "old-plan") as con:
+        for name, stored in STORED.items():
+            if name != "plan_terms":
+                con.execute(f"create table {stored} (plan_id varchar)")
+        old_fingerprint = {t: v for t, v in roster_fingerprint(con).items() if t != "terms"}
+        con.execute("insert into sync.stored_plans (plan_id, district_id, created_at, status, "
+                    "roster_fingerprint) values ('p1', 'old-plan', now()::timestamp, "
+                    "'requires_review', ?::json)", [json.dumps(old_fingerprint)])
+        with pytest.raises(PlanRefused, match="stored by an older rostersync, without plan_terms"):
+            approve_stored_plan(con, "old-plan", "p1", "approval-run")
+        assert con.execute("select count(*) from roster.change_log").fetchall() == [(0,)]
+        discard_stored_plan(con, "old-plan", "p1")
+        assert con.execute("select status from sync.stored_plans").fetchall() == [("discarded",)]

@@ -118,11 +118,14 @@ def test_every_reference_points_at_an_existing_record(nights):
                  where c.courseSourcedId not in (select sourcedId from b_courses)
                     or c.schoolSourcedId not in (select sourcedId from b_orgs)
                     or c.termSourcedIds not in (select sourcedId from b_academicSessions)),
-                (select count(*) from b_users u
-                 where u.orgSourcedIds not in (select sourcedId from b_orgs)),
+                (select count(*) from b_users u, unnest(string_split(u.orgSourcedIds, ',')) o(org)
+                 where o.org not in (select sourcedId from b_orgs)),
                 (select count(*) from b_demographics d
                  where d.sourcedId not in (select sourcedId from b_users))""")
         assert dangling == (0, 0, 0, 0, 0, 0)
+        # one teacher works in two schools (the first listed is her primary)
+        assert _one(con, "select count(*) from b_users where orgSourcedIds like '%,%' "
+                         "and role = 'teacher'") == (1,)
         duplicates = _one(con, """
             select
                 (select count(*) - count(distinct sourcedId) from b_users),
@@ -133,7 +136,7 @@ def test_every_reference_points_at_an_existing_record(nights):
         assert duplicates == (0, 0, 0, 0)
         same_school = _one(con, """
             select count(*) from b_enrollments e join b_users u on u.sourcedId = e.userSourcedId
-            where u.orgSourcedIds <> e.schoolSourcedId""")[0]
+            where split_part(u.orgSourcedIds, ',', 1) <> e.schoolSourcedId""")[0]
         assert same_school == 0
 
 

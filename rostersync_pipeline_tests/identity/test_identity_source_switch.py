@@ -67,7 +67,7 @@ def test_clever_to_oneroster_with_the_same_sis_ids_is_seamless(tmp_path: Path) -
     switched = district.sync()
 
     assert switched.success, switched.failure
-    assert switched.status == "applied"
+    assert switched.status == "applied", switched.summary.reasons
     counts = switched.summary.counts
     assert counts["students"] == {"update": 25}
     assert counts["enrollments"] == {"unchanged": 25}

@@ -94,4 +94,4 @@ def test_the_summary_is_kept_per_run(dry_run, tmp_path: Path) -> None:
     details = District.query(
         district, "select id_changes->>'$.students', json_array_length(samples) "
         "from sync.run_details where run_id = ?", [outcome.run_id])
-    assert details == [("1", 6)]
+    assert details == [("1", 7)]  # 4 student rows, 2 enrollment rows, 1 user-school row

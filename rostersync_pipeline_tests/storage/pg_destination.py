@@ -14,15 +14,35 @@ from pathlib import Path
 from typing import Any
 
 import psycopg2
+from psycopg2 import sql
 
 from rostersync_pipeline.lib.storage.destinations.interface import ENTITY_TABLES
+from rostersync_pipeline.lib.storage.destinations.migrate import load_migrations, migrate
 from rostersync_pipeline.lib.storage.destinations.transfer import (
     duckdb_columns,
     duckdb_to_postgres,
     scratch_dir,
 )
 from rostersync_pipeline.lib.storage.warehouse import district_connection
-from rostersync_pipeline_tests.helpers import District, make_district
+from rostersync_pipeline_tests.helpers import (
+    District,
+    enrollment,
+    make_district,
+    org,
+    section,
+    student,
+    teacher,
+)
+from rostersync_pipeline_tests.transform.bad_input import (
+    FALL,
+    MATH,
+    SCHOOL_YEAR,
+    SCIENCE,
+    SPRING,
+    Bundle,
+    course,
+    session,
+)
 
 DSN_ENV = "ROSTERSYNC_TEST_DESTINATION_DSN"
 SCHEMA = "rostersync"
@@ -114,22 +134,135 @@ def duckdb_tables(district: District, tables: Sequence[str], night_of: dict[str,
         return found, columns
 
 
-def push_roster_to_postgres(district: District, server, schema: str = SCHEMA) -> None:
-    """The district's DuckDB roster (e.g. seeded with the demo's app roster) as the app's
-    existing roster in the destination, before the first sync."""
-    from psycopg2 import sql
-
-    from rostersync_pipeline.lib.storage.destinations.migrate import migrate
-
+def push_roster_to_postgres(district: District, server, schema: str = SCHEMA,
+                            tables: Sequence[str] = ENTITY_TABLES,
+                            up_to: int | None = None) -> None:
+    """The district's DuckDB ``roster.<table>`` rows (e.g. seeded with the demo's app roster)
+    as the app's existing rows in the destination, before the first sync: the destination is
+    migrated up to version ``up_to`` (the newest by default) and gets the columns it has."""
     conn = psycopg2.connect(**server.connect_kwargs())
     try:
-        migrate(conn, schema)
+        migrate(conn, schema, load_migrations()[:up_to])
         with district_connection(district.warehouse_dir, district.district_id) as con, \
                 scratch_dir(district.warehouse_dir / "scratch") as scratch, conn, \
                 conn.cursor() as cursor:
-            for table in ENTITY_TABLES:
-                columns = duckdb_columns(con, f"roster.{table}")
+            for table in tables:
+                cursor.execute("select column_name from information_schema.columns "
+                               "where table_schema = %s and table_name = %s", [schema, table])
+                kept = {name for (name,) in cursor.fetchall()}
+                assert kept, f"the destination has no table {schema}.{table}"
+                columns = [(name, kind) for name, kind in duckdb_columns(con, f"roster.{table}")
+                           if name in kept]
                 duckdb_to_postgres(con, f"select * from roster.{table}", columns, cursor,
                                    sql.Identifier(schema, table), scratch)
     finally:
         conn.close()
+
+
+def forget_user_schools(district: District) -> None:
+    """The district's DuckDB roster as a rostersync without ``user_schools`` left it: no links,
+    no link versions, no link changes."""
+    with district_connection(district.warehouse_dir, district.district_id) as con:
+        con.execute("delete from roster.user_schools")
+        con.execute("delete from roster.user_schools_history")
+        con.execute("delete from roster.change_log where entity = 'user_schools'")
+        con.execute("delete from roster.change_feed where entity = 'user_schools'")
+
+
+SUMMER = session("summer", title="Summer", type="semester", startDate="2026-06-15",
+                 endDate="2026-07-31", schoolYear="2026", parentSourcedId="sy")
+SUMMER_1 = session("summer-1", title="Summer 1", type="gradingPeriod", startDate="2026-06-15",
+                   endDate="2026-07-03", schoolYear="2026", parentSourcedId="summer")
+ART = course("art", "sch1", courseCode="ART")
+MOVED_IDS = {"sy": "SY-26", "fall": "T-FALL", "spring": "T-SPR", "summer": "T-SUM",
+             "summer-1": "T-SUM-1", "math": "C-MATH", "science": "C-SCI"}
+
+TERMS_NIGHT_0 = Bundle(
+    orgs=(org("sch1", "North High"),),
+    users=(teacher("t1", "sch1"), student("s1", "sch1"), student("s2", "sch1")),
+    classes=(section("sec1", "sch1", termSourcedIds="fall", courseSourcedId="math"),
+             section("sec2", "sch1", termSourcedIds="spring", courseSourcedId="art")),
+    enrollments=(enrollment("e-t1", "sec1", "t1", "sch1", role="teacher"),
+                 enrollment("e-s1", "sec1", "s1", "sch1"),
+                 enrollment("e-s2", "sec1", "s2", "sch1"),
+                 enrollment("e2-s2", "sec2", "s2", "sch1")),
+    academicSessions=(SCHOOL_YEAR, FALL, SPRING),
+    courses=(MATH, ART, SCIENCE),
+)
+# Fall renamed; a semester and its grading period created together (one insert writes both);
+# sec1 moves to the grading period, sec2 to science; art is no longer sent (deactivated)
+TERMS_NIGHT_1 = TERMS_NIGHT_0.but(
+    academicSessions=[SCHOOL_YEAR, {**FALL, "title": "Fall Semester"}, SPRING, SUMMER,
+                      SUMMER_1],
+    courses=[MATH, SCIENCE],
+    classes=[section("sec1", "sch1", termSourcedIds="summer-1", courseSourcedId="math"),
+             section("sec2", "sch1", termSourcedIds="spring", courseSourcedId="science")],
+)
+
+
+def _moved(row: dict[str, str], *fields: str) -> dict[str, str]:
+    return {**row, **{f: MOVED_IDS.get(row[f], row[f])
+                      for f in ("sourcedId", *fields) if row.get(f)}}
+
+
+# another source sends the same terms and courses under new ids (a source id update each)
+TERMS_NIGHT_2 = TERMS_NIGHT_1.but(
+    academicSessions=[_moved(r, "parentSourcedId") for r in TERMS_NIGHT_1.academicSessions],
+    courses=[_moved(r, "schoolYearSourcedId") for r in TERMS_NIGHT_1.courses],
+    classes=[_moved(r, "termSourcedIds", "courseSourcedId") for r in TERMS_NIGHT_1.classes],
+)
+
+
+def terms_and_courses_nights(root: Path) -> list[Path]:
+    """Three nights of one school whose sections name terms (a hierarchy) and courses."""
+    return [bundle.write(root / f"night-{n}")
+            for n, bundle in enumerate((TERMS_NIGHT_0, TERMS_NIGHT_1, TERMS_NIGHT_2))]
+
+
+def section_links(server, schema: str = SCHEMA) -> dict[str, tuple]:
+    """The destination's sections by source id: (status, term name, the term's parent's name,
+    course code, the course's school year's name), through the app ids."""
+    rows = pg_query(server, f"select s.source_id, s.status, t.name, p.name, c.course_code, y.name "
+                            f"from {schema}.sections as s "
+                            f"left join {schema}.terms as t on t.app_id = s.term_app_id "
+                            f"left join {schema}.terms as p on p.app_id = t.parent_term_app_id "
+                            f"left join {schema}.courses as c on c.app_id = s.course_app_id "
+                            f"left join {schema}.terms as y on y.app_id = c.school_year_app_id")
+    return {source_id: tuple(rest) for source_id, *rest in rows}
+
+
+def _teacher_in(bundle: Bundle, schools: str) -> Bundle:
+    return bundle.but(users=[row if row["sourcedId"] != "t1" else teacher("t1", schools)
+                             for row in bundle.users])
+
+
+# Teacher t1 is in two schools, sch1 first (primary); student s1 in sch2 only.
+LINKS_NIGHT_0 = Bundle(
+    orgs=(org("sch1", "North High"), org("sch2", "South High")),
+    users=(teacher("t1", "sch1,sch2"), student("s1", "sch2"), student("s2", "sch1")),
+    classes=(section("sec1", "sch1"),),
+    enrollments=(enrollment("e-t1", "sec1", "t1", "sch1", role="teacher"),
+                 enrollment("e-s2", "sec1", "s2", "sch1")),
+)
+# her primary school is now sch2 (two link updates); then she leaves sch1 (a deactivated
+# link); then she is back in sch1 as her primary school (a reactivated link and an update)
+LINKS_NIGHT_1 = _teacher_in(LINKS_NIGHT_0, "sch2,sch1")
+LINKS_NIGHT_2 = _teacher_in(LINKS_NIGHT_0, "sch2")
+LINKS_NIGHT_3 = LINKS_NIGHT_0
+
+
+def user_schools_nights(root: Path) -> list[Path]:
+    """Four nights of a teacher in two schools whose primary school moves, who leaves one and
+    comes back."""
+    return [bundle.write(root / f"night-{n}") for n, bundle in
+            enumerate((LINKS_NIGHT_0, LINKS_NIGHT_1, LINKS_NIGHT_2, LINKS_NIGHT_3))]
+
+
+def user_school_links(server, schema: str = SCHEMA) -> dict[tuple[str, str], tuple]:
+    """The destination's user_schools by (user, school) source ids: (is_primary, status),
+    through the app ids."""
+    rows = pg_query(server, f"select u.source_id, s.source_id, l.is_primary, l.status "
+                            f"from {schema}.user_schools as l "
+                            f"join {schema}.users as u on u.app_id = l.user_app_id "
+                            f"join {schema}.schools as s on s.app_id = l.school_app_id")
+    return {(user, school): (primary, status) for user, school, primary, status in rows}

@@ -79,7 +79,7 @@ def test_each_applied_run_posts_a_signed_summary_with_its_feed_cursor(tmp_path: 
     assert {run for run, _, _ in changes} == {second.run_id}
     assert sorted((e, a) for _, e, a in changes) == [
         ("enrollments", "create"), ("enrollments", "deactivate"), ("students", "create"),
-        ("students", "deactivate")]
+        ("students", "deactivate"), ("user_schools", "create")]
     assert pg_query(pg, "select status, attempts from rostersync.webhook_deliveries") == [
         ("delivered", 1), ("delivered", 1)]
 

@@ -37,6 +37,7 @@ from rostersync_pipeline.lib.storage.warehouse import district_connection
 from rostersync_pipeline_tests.helpers import (
     District,
     enrollment,
+    make_district,
     org,
     section,
     student,
@@ -45,11 +46,20 @@ from rostersync_pipeline_tests.helpers import (
 )
 from rostersync_pipeline_tests.storage.pg_destination import (
     DSN_ENV,
+    LINKS_NIGHT_0,
+    LINKS_NIGHT_1,
+    SCHEMA,
+    TERMS_NIGHT_0,
     duckdb_tables,
+    forget_user_schools,
+    pg_cursor,
     pg_query,
     pg_snapshot,
     postgres_district,
     postgres_tables,
+    push_roster_to_postgres,
+    section_links,
+    user_school_links,
 )
 
 CREATE_SCHOOLS = {"schools": {"create_unmatched": True}}
@@ -164,10 +174,11 @@ def test_a_process_killed_after_the_commit_is_recorded_by_the_next_run(
                             "from sync.runs where run_id = ?", [killed_run])
     assert recorded[0][0] == "applied" and recorded[0][2] == "1"
     assert "recorded by a later run" in recorded[0][1]
+    # s4: the student, her link to sch1, her enrollment
     assert synced.scalar("select changes_applied from sync.guard_decision where run_id = ?",
-                         [killed_run]) == 2
+                         [killed_run]) == 3
     assert synced.scalar("select count(*) from roster.change_log where run_id = ?",
-                         [killed_run]) == 2
+                         [killed_run]) == 3
     assert mirror_matches(synced, pg)
 
 
@@ -184,10 +195,16 @@ def test_a_first_load_killed_mid_bulk_load_leaves_an_empty_destination_with_its_
 ) -> None:
     from rostersync_pipeline.lib.storage.destinations import bulk_load
 
-    bundle = night(tmp_path / "n1", "s1", "s2", "s3")
+    bundle = TERMS_NIGHT_0.write(tmp_path / "n1")
     district = postgres_district(tmp_path, bundle, **CREATE_SCHOOLS)
     _held_destination(district).ensure_schema()  # migrated, every table empty
     schema = constraints_and_indexes(pg)
+    assert {("terms", "terms_parent_term_app_id_fkey"), ("courses", "courses_school_app_id_fkey"),
+            ("sections", "sections_term_app_id_fkey"),
+            ("sections", "sections_course_app_id_idx"),
+            ("user_schools", "user_schools_user_app_id_fkey"),
+            ("user_schools", "user_schools_user_app_id_school_app_id_key"),
+            ("user_schools", "user_schools_school_app_id_idx")} <= {row[:2] for row in schema}
     before = pg_snapshot(pg)
 
     killed_sync(district, bundle, pg, "apply_enrollments", bulk_load_rows=1)
@@ -200,11 +217,15 @@ def test_a_first_load_killed_mid_bulk_load_leaves_an_empty_destination_with_its_
     assert constraints_and_indexes(pg) == schema
     analyzed = pg_query(pg, "select relname from pg_stat_user_tables where schemaname = "
                             "'rostersync' and last_analyze is not null order by 1")
-    assert {"enrollments", "enrollments_history", "users", "change_feed"} <= {r for (r,) in analyzed}
+    assert {"enrollments", "enrollments_history", "users", "user_schools", "terms", "courses",
+            "sections", "change_feed"} <= {r for (r,) in analyzed}
     assert pg_query(pg, "select count(*) from rostersync.enrollments") == [(4,)]
     assert pg_query(pg, "select count(*) from rostersync.enrollments_history") == [(4,)]
+    assert pg_query(pg, "select count(*), count(parent_term_app_id) from rostersync.terms") == [
+        (3, 2)]
+    assert pg_query(pg, "select count(*) from rostersync.user_schools") == [(3,)]
     assert mirror_matches(district, pg)
-    assert district.sync(bundle).summary.counts["students"] == {"unchanged": 3}
+    assert district.sync(bundle).summary.counts["students"] == {"unchanged": 2}
 
 
 def _held_destination(district: District) -> PostgresDestination:
@@ -262,6 +283,10 @@ def test_migrations_are_idempotent_checksummed_and_stay_in_their_schema(pg) -> N
         migrations = load_migrations()
         assert migrate(conn, "rostersync") == [m.version for m in migrations]
         assert migrate(conn, "rostersync") == []
+        assert pg_query(pg, "select version, name from rostersync.schema_migrations "
+                            "order by version") == [
+            (1, "roster"), (2, "change_feed"), (3, "terms_courses"), (4, "user_schools"),
+            (5, "enrollments_is_primary")]
         outside = pg_query(pg, "select table_schema, table_name from information_schema.tables "
                                "where table_schema not in ('rostersync', 'pg_catalog', "
                                "'information_schema')")
@@ -281,6 +306,118 @@ def test_migrations_are_idempotent_checksummed_and_stay_in_their_schema(pg) -> N
                             "and indexname = 'users_email_idx'") == [(1,)]
     finally:
         conn.close()
+
+
+# The rostersync tables a destination had before migration 0003 (terms and courses).
+BEFORE_0003 = ("schools", "users", "sections", "enrollments", "schools_history",
+               "users_history", "sections_history", "enrollments_history", "change_log")
+
+
+def rows_by_column(pg, tables: tuple[str, ...]) -> dict[str, tuple[list[str], list[tuple]]]:
+    with pg_cursor(pg) as cursor:
+        found = {}
+        for table in tables:
+            cursor.execute(f"select * from {SCHEMA}.{table}")
+            found[table] = ([d[0] for d in cursor.description], sorted(cursor.fetchall(), key=repr))
+        return found
+
+
+def test_a_destination_made_before_terms_and_courses_migrates_keeping_its_rows(
+    tmp_path: Path, pg
+) -> None:
+    """A roster applied at migration 0002 (a DuckDB district's, copied) gains terms, courses and
+    the sections' new columns (and user_schools), keeps every row, then syncs terms and courses
+    like DuckDB."""
+    duck = make_district(tmp_path / "duckdb", night(tmp_path / "n1", "s1", "s2"),
+                         **CREATE_SCHOOLS)
+    first = duck.sync()
+    assert first.status == "applied", first.failure
+    forget_user_schools(duck)
+    push_roster_to_postgres(duck, pg, tables=BEFORE_0003, up_to=2)
+    assert pg_query(pg, "select version from rostersync.schema_migrations") == [(1,), (2,)]
+    before = rows_by_column(pg, BEFORE_0003)
+    assert before["sections_history"][1] and before["change_log"][1]
+
+    conn = psycopg2.connect(**pg.connect_kwargs())
+    try:
+        assert migrate(conn, SCHEMA) == [3, 4, 5]
+    finally:
+        conn.close()
+
+    after = rows_by_column(pg, BEFORE_0003)
+    for table, (columns, rows) in before.items():
+        kept = [after[table][0].index(c) for c in columns]
+        assert sorted((tuple(row[i] for i in kept) for row in after[table][1]), key=repr) == rows
+        assert after[table][0][:len(columns)] == columns, table
+    assert after["sections"][0][len(before["sections"][0]):] == ["term_app_id", "course_app_id"]
+    assert pg_query(pg, "select count(*), count(term_app_id) + count(course_app_id) "
+                        "from rostersync.sections_history") == [(1, 0)]
+    assert pg_query(pg, "select count(*) from rostersync.terms") == [(0,)]
+    assert pg_query(pg, "select count(*) from rostersync.user_schools") == [(0,)]
+
+    post = postgres_district(tmp_path / "postgres", night(tmp_path / "n1", "s1", "s2"),
+                             **CREATE_SCHOOLS)
+    bundle = TERMS_NIGHT_0.write(tmp_path / "n2")
+    night_of = {first.run_id: "night-0"}
+    for district in (duck, post):
+        outcome = district.sync(bundle)
+        assert outcome.status == "applied", (district.warehouse_dir, outcome.failure)
+        night_of[outcome.run_id] = "night-1"
+    tables = (*ENTITY_TABLES, *(f"{t}_history" for t in ENTITY_TABLES), "change_log")
+    expected, columns = duckdb_tables(duck, tables, night_of)
+    assert postgres_tables(pg, tables, night_of, columns) == expected
+    assert section_links(pg) == {"sec1": ("active", "Fall", "2025-2026", "MATH1", "2025-2026"),
+                                 "sec2": ("active", "Spring", "2025-2026", "ART", None)}
+    assert mirror_matches(post, pg)
+
+
+# The rostersync tables a destination had before migration 0004 (user_schools).
+BEFORE_0004 = ("schools", "terms", "courses", "users", "sections", "enrollments",
+               "schools_history", "terms_history", "courses_history", "users_history",
+               "sections_history", "enrollments_history", "change_log")
+
+
+def test_a_destination_made_before_user_schools_migrates_keeping_its_rows(
+    tmp_path: Path, pg
+) -> None:
+    """A roster applied at migration 0003 (a DuckDB district's, without its links, copied)
+    gains user_schools, keeps every row; the next sync links every user it imports to their
+    schools, like a DuckDB district made before user_schools."""
+    duck = make_district(tmp_path / "duckdb", LINKS_NIGHT_0.write(tmp_path / "n1"),
+                         **CREATE_SCHOOLS)
+    first = duck.sync()
+    assert first.status == "applied", first.failure
+    forget_user_schools(duck)
+    push_roster_to_postgres(duck, pg, tables=BEFORE_0004, up_to=3)
+    assert pg_query(pg, "select version from rostersync.schema_migrations") == [(1,), (2,), (3,)]
+    before = rows_by_column(pg, BEFORE_0004)
+    assert before["users_history"][1] and before["change_log"][1]
+
+    conn = psycopg2.connect(**pg.connect_kwargs())
+    try:
+        assert migrate(conn, SCHEMA, load_migrations()[:4]) == [4]
+    finally:
+        conn.close()
+
+    assert rows_by_column(pg, BEFORE_0004) == before
+    assert pg_query(pg, "select count(*) from rostersync.user_schools") == [(0,)]
+
+    post = postgres_district(tmp_path / "postgres", LINKS_NIGHT_0.write(tmp_path / "n1"),
+                             **CREATE_SCHOOLS)
+    bundle = LINKS_NIGHT_1.write(tmp_path / "n2")
+    night_of = {first.run_id: "night-0"}
+    for district in (duck, post):
+        outcome = district.sync(bundle)
+        assert outcome.status == "applied", (district.warehouse_dir, outcome.failure)
+        assert outcome.summary.counts["user_schools"] == {"create": 4}
+        night_of[outcome.run_id] = "night-1"
+    tables = (*ENTITY_TABLES, *(f"{t}_history" for t in ENTITY_TABLES), "change_log")
+    expected, columns = duckdb_tables(duck, tables, night_of)
+    assert postgres_tables(pg, tables, night_of, columns) == expected
+    assert user_school_links(pg) == {
+        ("t1", "sch1"): (False, "active"), ("t1", "sch2"): (True, "active"),
+        ("s1", "sch2"): (True, "active"), ("s2", "sch1"): (True, "active")}
+    assert mirror_matches(post, pg)
 
 
 def test_a_schema_holds_one_districts_roster(tmp_path: Path, pg) -> None:

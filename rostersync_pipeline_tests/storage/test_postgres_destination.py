@@ -30,10 +30,15 @@ from rostersync_pipeline_tests.helpers import (
 from rostersync_pipeline_tests.storage.pg_destination import (
     DSN_ENV,
     duckdb_tables,
+    pg_cursor,
     pg_query,
     postgres_district,
     postgres_tables,
     push_roster_to_postgres,
+    section_links,
+    terms_and_courses_nights,
+    user_school_links,
+    user_schools_nights,
 )
 
 CREATE_SCHOOLS = {"schools": {"create_unmatched": True}}
@@ -74,7 +79,7 @@ def test_a_district_syncs_into_postgres_and_matches_against_it(tmp_path: Path, p
         ("s1", "active"), ("s2", "active"), ("s3", "active"), ("t1", "active")]
     assert pg_query(pg, "select count(*) from rostersync.enrollments")[0][0] == 4
     assert pg_query(pg, "select count(*) from rostersync.change_feed where run_id = %s",
-                    [first.run_id])[0][0] == 10
+                    [first.run_id])[0][0] == 14  # 4 users, 4 user-school links, 4 enrollments
     assert_mirror_is_the_destination(district, pg)
     constraints = set(pg_query(
         pg, "select t.relname, c.contype from pg_constraint as c "
@@ -82,7 +87,7 @@ def test_a_district_syncs_into_postgres_and_matches_against_it(tmp_path: Path, p
             "where c.connamespace = 'rostersync'::regnamespace"))
     for table in ENTITY_TABLES:
         assert {(table, "p"), (table, "u")} <= constraints
-    assert {("enrollments", "f"), ("sections", "f")} <= constraints
+    assert {("enrollments", "f"), ("sections", "f"), ("user_schools", "f")} <= constraints
 
     # The app creates a record by hand in its own table; the next night matches it on email.
     pg_query(pg, "insert into rostersync.users (app_id, role, email, first_name, last_name, "
@@ -132,6 +137,19 @@ def assert_same_roster(duck: District, pg, night_of: dict[str, str]) -> None:
         assert found[table] == expected[table], table
 
 
+def assert_links_filled(pg) -> None:
+    """Compared tables that are not empty: terms with parents, courses with school years,
+    sections pointing at both, users linked to their (primary) schools."""
+    for statement in (
+        "select count(*) filter (where is_primary), count(*) filter (where status = 'active') "
+        "from rostersync.user_schools",
+        "select count(parent_term_app_id) from rostersync.terms",
+        "select count(school_app_id), count(school_year_app_id) from rostersync.courses",
+        "select count(term_app_id), count(course_app_id) from rostersync.sections",
+    ):
+        assert min(pg_query(pg, statement)[0]) > 0, statement
+
+
 def test_the_demo_syncs_into_postgres_as_into_duckdb(tmp_path: Path, pg) -> None:
     bundles = [tmp_path / "bundles" / "night-0", tmp_path / "bundles" / "night-1"]
     for n, bundle in enumerate(bundles):
@@ -141,6 +159,7 @@ def test_the_demo_syncs_into_postgres_as_into_duckdb(tmp_path: Path, pg) -> None
     assert pg_query(pg, "select count(*) from rostersync.users where origin = 'manual'")[0][0] >= 1
     assert_same_roster(duck, pg, night_of)
     assert_mirror_is_the_destination(post, pg)
+    assert_links_filled(pg)
     feed = pg_query(pg, "select min(feed_id), max(feed_id), count(*) from rostersync.change_feed")
     assert feed[0][0] == 1 and feed[0][1] == feed[0][2]
 
@@ -159,6 +178,18 @@ def test_shared_samples_sync_into_postgres_as_into_duckdb(tmp_path: Path, pg, sa
         "select count(*) from roster.change_log") > 0
     assert_same_roster(duck, pg, night_of)
     assert_mirror_is_the_destination(post, pg)
+
+
+def roster_without_updated_run_id(pg) -> dict[str, dict[int, dict]]:
+    """Every roster table of the destination by app id, each row by column name."""
+    found = {}
+    with pg_cursor(pg) as cursor:
+        for table in ENTITY_TABLES:
+            cursor.execute(f"select * from rostersync.{table}")
+            names = [d[0] for d in cursor.description]
+            found[table] = {row[0]: {n: v for n, v in zip(names, row, strict=True)
+                                     if n != "updated_run_id"} for row in cursor.fetchall()}
+    return found
 
 
 def test_a_held_plan_is_approved_exactly_then_the_roster_restored(tmp_path: Path, pg) -> None:
@@ -182,8 +213,7 @@ def test_a_held_plan_is_approved_exactly_then_the_roster_restored(tmp_path: Path
     refused = run_approval(district.district_id, stale.run_id, config_dir=district.config_dir,
                            warehouse_dir=district.warehouse_dir)
     assert not refused.success and "roster.users has 3 rows, 0 at plan time" in refused.failure
-    after_approval = {t: pg_query(pg, f"select * from rostersync.{t} order by app_id")
-                      for t in ENTITY_TABLES}
+    after_approval = roster_without_updated_run_id(pg)
 
     changed = district.sync(night(tmp_path / "n2", [student("s1", "sch1", familyName="New"),
                                                     *students("s3")]))
@@ -199,19 +229,111 @@ def test_a_held_plan_is_approved_exactly_then_the_roster_restored(tmp_path: Path
                               {"to_run_id": approved.run_id}, config_dir=district.config_dir,
                               warehouse_dir=district.warehouse_dir)
     assert restored.success, restored.failure
-    now = {t: pg_query(pg, f"select * from rostersync.{t} order by app_id") for t in ENTITY_TABLES}
+    now = roster_without_updated_run_id(pg)
     for table in ENTITY_TABLES:
-        before = {row[0]: row[:-1] for row in after_approval[table]}  # without updated_run_id
-        for row in now[table]:
-            if row[0] in before:
-                assert row[:-1] == before[row[0]], table
+        for app_id, row in now[table].items():
+            if app_id in after_approval[table]:
+                assert row == after_approval[table][app_id], table
             else:
-                assert "inactive" in row, (table, row)
+                assert row["status"] == "inactive", (table, row)
     assert district.query("select status from sync.runs where run_id = ?",
                           [restored.run_id]) == [("restored",)]
     assert pg_query(pg, "select kind from rostersync.applied_runs order by applied_seq") == [
         ("approval",), ("approval",), ("restore",)]
     assert_mirror_is_the_destination(district, pg)
+
+
+def test_terms_and_courses_are_approved_and_restored_in_postgres_as_in_duckdb(
+    tmp_path: Path, pg
+) -> None:
+    bundles = terms_and_courses_nights(tmp_path / "bundles")
+    duck = make_district(tmp_path / "duckdb", bundles[0], require_approval=True,
+                         **CREATE_SCHOOLS)
+    post = postgres_district(tmp_path / "postgres", bundles[0], require_approval=True,
+                             **CREATE_SCHOOLS)
+    night_of: dict[str, str] = {}
+    for district in (duck, post):
+        approved = []
+        for n, bundle in enumerate(bundles):
+            held = district.sync(bundle)
+            assert held.status == "requires_review", (district.warehouse_dir, held.failure)
+            outcome = run_approval(district.district_id, held.run_id,
+                                   config_dir=district.config_dir,
+                                   warehouse_dir=district.warehouse_dir)
+            assert outcome.success, (district.warehouse_dir, outcome.failure)
+            night_of[outcome.run_id] = f"night-{n}"
+            approved.append(outcome.run_id)
+        if district is post:
+            assert section_links(pg) == {
+                "sec1": ("active", "Summer 1", "Summer", "MATH1", "2025-2026"),
+                "sec2": ("active", "Spring", "2025-2026", "SCI", "2025-2026")}
+            assert sorted(pg_query(pg, "select source_id, status from rostersync.courses")) == [
+                ("C-MATH", "active"), ("C-SCI", "active"), ("art", "inactive")]
+        restored = run_review_job("restore_roster", district.district_id,
+                                  "restore_roster_to_run", {"to_run_id": approved[0]},
+                                  config_dir=district.config_dir,
+                                  warehouse_dir=district.warehouse_dir)
+        assert restored.success, (district.warehouse_dir, restored.failure)
+        night_of[restored.run_id] = "restore"
+
+    assert_same_roster(duck, pg, night_of)
+    assert_mirror_is_the_destination(post, pg)
+    assert section_links(pg) == {"sec1": ("active", "Fall", "2025-2026", "MATH1", "2025-2026"),
+                                 "sec2": ("active", "Spring", "2025-2026", "ART", None)}
+    # terms created since are deactivated as they are (their ids from the last night)
+    assert sorted(pg_query(pg, "select source_id, status from rostersync.terms")) == [
+        ("T-SUM", "inactive"), ("T-SUM-1", "inactive"), ("fall", "active"),
+        ("spring", "active"), ("sy", "active")]
+    assert pg_query(pg, "select entity, action, count(*) from rostersync.change_feed "
+                        "where entity in ('terms', 'courses') group by 1, 2 order by 1, 2") == [
+        ("courses", "create", 3), ("courses", "deactivate", 1), ("courses", "reactivate", 1),
+        ("courses", "update", 4), ("terms", "create", 5), ("terms", "deactivate", 2),
+        ("terms", "update", 9)]
+
+
+def test_user_schools_are_synced_and_restored_in_postgres_as_in_duckdb(
+    tmp_path: Path, pg
+) -> None:
+    bundles = user_schools_nights(tmp_path / "bundles")
+    duck = make_district(tmp_path / "duckdb", bundles[0], **CREATE_SCHOOLS)
+    post = postgres_district(tmp_path / "postgres", bundles[0], **CREATE_SCHOOLS)
+    night_of: dict[str, str] = {}
+    expected_links = [
+        {("t1", "sch1"): (True, "active"), ("t1", "sch2"): (False, "active")},
+        {("t1", "sch1"): (False, "active"), ("t1", "sch2"): (True, "active")},
+        {("t1", "sch1"): (False, "inactive"), ("t1", "sch2"): (True, "active")},
+        {("t1", "sch1"): (True, "active"), ("t1", "sch2"): (False, "active")},
+    ]
+    for district in (duck, post):
+        synced = []
+        for n, bundle in enumerate(bundles):
+            outcome = district.sync(bundle)
+            assert outcome.status == "applied", (district.warehouse_dir, outcome.failure)
+            night_of[outcome.run_id] = f"night-{n}"
+            synced.append(outcome.run_id)
+            if district is post:
+                assert user_school_links(pg) == {("s1", "sch2"): (True, "active"),
+                                                 ("s2", "sch1"): (True, "active"),
+                                                 **expected_links[n]}, f"night-{n}"
+        restored = run_review_job("restore_roster", district.district_id,
+                                  "restore_roster_to_run", {"to_run_id": synced[2]},
+                                  config_dir=district.config_dir,
+                                  warehouse_dir=district.warehouse_dir)
+        assert restored.success, (district.warehouse_dir, restored.failure)
+        night_of[restored.run_id] = "restore"
+
+    assert_same_roster(duck, pg, night_of)
+    assert_mirror_is_the_destination(post, pg)
+    assert user_school_links(pg) == {("s1", "sch2"): (True, "active"),
+                                     ("s2", "sch1"): (True, "active"), **expected_links[2]}
+    assert pg_query(pg, "select action, changed_fields, count(*) from rostersync.change_feed "
+                        "where entity = 'user_schools' group by 1, 2 order by 1, 2") == [
+        ("create", ["user_app_id", "school_app_id", "is_primary"], 4),
+        ("deactivate", [], 1), ("deactivate", ["is_primary"], 1),
+        ("reactivate", ["is_primary"], 1), ("update", ["is_primary"], 4)]
+    # 4 created, then 2 + 1 + 2 versions by the nights and 2 by the restore
+    assert pg_query(pg, "select count(*), count(*) filter (where valid_to is null) "
+                        "from rostersync.user_schools_history") == [(11, 4)]
 
 
 def test_app_columns_survive_updates_deactivations_and_restores(tmp_path: Path, pg) -> None:

@@ -52,6 +52,18 @@ def course(source_id: str, org_id: str, **fields: str) -> dict[str, str]:
             "orgSourcedId": org_id, **fields}
 
 
+# A school year and its two semesters, and two courses of school sch1 in that year: the terms
+# and courses that roster tests sync night after night.
+SCHOOL_YEAR = session("sy", title="2025-2026", type="schoolYear", startDate="2025-08-01",
+                      endDate="2026-06-30", schoolYear="2026")
+FALL = session("fall", title="Fall", type="semester", startDate="2025-08-01",
+               endDate="2025-12-20", schoolYear="2026", parentSourcedId="sy")
+SPRING = session("spring", title="Spring", type="semester", startDate="2026-01-05",
+                 endDate="2026-06-30", schoolYear="2026", parentSourcedId="sy")
+MATH = course("math", "sch1", courseCode="MATH1", schoolYearSourcedId="sy")
+SCIENCE = course("science", "sch1", courseCode="SCI", schoolYearSourcedId="sy")
+
+
 def demographic(user_id: str, birth_date: str) -> dict[str, str]:
     return {"sourcedId": user_id, "status": "active", "birthDate": birth_date}
 

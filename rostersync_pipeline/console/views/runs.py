@@ -24,7 +24,8 @@ from rostersync_pipeline.lib.report.run_record import (
 )
 
 RUNS_PER_PAGE = 25
-ENTITIES = ("schools", "students", "educators", "sections", "enrollments")
+ENTITIES = ("schools", "terms", "courses", "students", "educators", "user_schools", "sections",
+            "enrollments")
 ACTIONS = ("create", "update", "reactivate", "deactivate", "unchanged")
 
 

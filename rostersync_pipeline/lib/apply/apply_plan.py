@@ -30,6 +30,50 @@ SCHOOL_STEPS = (
     where p.app_id = r.app_id and p.action in ('update', 'reactivate')""",
 )
 
+TERM_STEPS = (
+    """insert into roster.terms (app_id, source_id, name, term_type, start_date, end_date,
+        school_year, parent_term_app_id, status, origin, created_run_id, updated_run_id)
+    select app_id, source_id, name, term_type, start_date, end_date, school_year,
+        parent_term_app_id, 'active', 'sync', $run_id, $run_id
+    from {plan_terms} where action = 'create'""",
+    """update roster.terms as r set
+        source_id = p.source_id,
+        name = coalesce(p.name, r.name),
+        term_type = coalesce(p.term_type, r.term_type),
+        start_date = coalesce(p.start_date, r.start_date),
+        end_date = coalesce(p.end_date, r.end_date),
+        school_year = coalesce(p.school_year, r.school_year),
+        parent_term_app_id = coalesce(p.parent_term_app_id, r.parent_term_app_id),
+        status = 'active',
+        updated_run_id = $run_id
+    from {plan_terms} as p
+    where p.app_id = r.app_id and p.action in ('update', 'reactivate')""",
+    """update roster.terms as r set status = 'inactive', updated_run_id = $run_id
+    from {plan_terms} as p
+    where p.app_id = r.app_id and p.action = 'deactivate'""",
+)
+
+COURSE_STEPS = (
+    """insert into roster.courses (app_id, source_id, title, course_code, school_app_id,
+        school_year_app_id, status, origin, created_run_id, updated_run_id)
+    select app_id, source_id, title, course_code, school_app_id, school_year_app_id,
+        'active', 'sync', $run_id, $run_id
+    from {plan_courses} where action = 'create'""",
+    """update roster.courses as r set
+        source_id = p.source_id,
+        title = coalesce(p.title, r.title),
+        course_code = coalesce(p.course_code, r.course_code),
+        school_app_id = coalesce(p.school_app_id, r.school_app_id),
+        school_year_app_id = coalesce(p.school_year_app_id, r.school_year_app_id),
+        status = 'active',
+        updated_run_id = $run_id
+    from {plan_courses} as p
+    where p.app_id = r.app_id and p.action in ('update', 'reactivate')""",
+    """update roster.courses as r set status = 'inactive', updated_run_id = $run_id
+    from {plan_courses} as p
+    where p.app_id = r.app_id and p.action = 'deactivate'""",
+)
+
 USER_STEPS = (
     """insert into roster.users (app_id, role, source_id, sis_id, state_id, student_number, email,
         username, first_name, middle_name, last_name, birth_date, grade, school_app_id, programs,
@@ -61,11 +105,24 @@ USER_STEPS = (
     where p.app_id = r.app_id and p.action = 'deactivate'""",
 )
 
+USER_SCHOOL_STEPS = (
+    """insert into roster.user_schools (app_id, user_app_id, school_app_id, is_primary, status,
+        origin, created_run_id, updated_run_id)
+    select app_id, user_app_id, school_app_id, is_primary, 'active', 'sync', $run_id, $run_id
+    from {plan_user_schools} where action = 'create'""",
+    """update roster.user_schools as r set
+        is_primary = p.is_primary,
+        status = case when p.action = 'deactivate' then 'inactive' else 'active' end,
+        updated_run_id = $run_id
+    from {plan_user_schools} as p
+    where p.app_id = r.app_id and p.action in ('update', 'reactivate', 'deactivate')""",
+)
+
 SECTION_STEPS = (
     """insert into roster.sections (app_id, source_id, sis_id, school_app_id, name, course_name,
-        term_name, status, origin, created_run_id, updated_run_id)
-    select app_id, source_id, sis_id, school_app_id, name, course_name, term_name,
-        'active', 'sync', $run_id, $run_id
+        term_name, term_app_id, course_app_id, status, origin, created_run_id, updated_run_id)
+    select app_id, source_id, sis_id, school_app_id, name, course_name, term_name, term_app_id,
+        course_app_id, 'active', 'sync', $run_id, $run_id
     from {plan_sections} where action = 'create'""",
     """update roster.sections as r set
         source_id = p.source_id,
@@ -73,6 +130,8 @@ SECTION_STEPS = (
         name = coalesce(p.name, r.name),
         course_name = coalesce(p.course_name, r.course_name),
         term_name = coalesce(p.term_name, r.term_name),
+        term_app_id = coalesce(p.term_app_id, r.term_app_id),
+        course_app_id = coalesce(p.course_app_id, r.course_app_id),
         school_app_id = coalesce(p.school_app_id, r.school_app_id),
         status = 'active',
         updated_run_id = $run_id
@@ -85,15 +144,16 @@ SECTION_STEPS = (
 
 ENROLLMENT_STEPS = (
     """insert into roster.enrollments (app_id, source_id, section_app_id, user_app_id, role,
-        status, origin, created_run_id, updated_run_id)
-    select app_id, source_id, section_app_id, user_app_id, role, 'active', 'sync',
+        is_primary, status, origin, created_run_id, updated_run_id)
+    select app_id, source_id, section_app_id, user_app_id, role, is_primary, 'active', 'sync',
         $run_id, $run_id
     from {plan_enrollments} where action = 'create'""",
     """update roster.enrollments as r set
+        is_primary = coalesce(p.is_primary, r.is_primary),
         status = case when p.action = 'deactivate' then 'inactive' else 'active' end,
         updated_run_id = $run_id
     from {plan_enrollments} as p
-    where p.app_id = r.app_id and p.action in ('reactivate', 'deactivate')""",
+    where p.app_id = r.app_id and p.action in ('update', 'reactivate', 'deactivate')""",
 )
 
 CHANGE_LOG_STEP = """insert into roster.change_log
@@ -114,10 +174,28 @@ def apply_schools(
     _run_steps(con, SCHOOL_STEPS, run_id, tables)
 
 
+def apply_terms(
+    con: duckdb.DuckDBPyConnection, run_id: str, tables: PlanTables = CURRENT_PLAN
+) -> None:
+    _run_steps(con, TERM_STEPS, run_id, tables)
+
+
+def apply_courses(
+    con: duckdb.DuckDBPyConnection, run_id: str, tables: PlanTables = CURRENT_PLAN
+) -> None:
+    _run_steps(con, COURSE_STEPS, run_id, tables)
+
+
 def apply_users(
     con: duckdb.DuckDBPyConnection, run_id: str, tables: PlanTables = CURRENT_PLAN
 ) -> None:
     _run_steps(con, USER_STEPS, run_id, tables)
+
+
+def apply_user_schools(
+    con: duckdb.DuckDBPyConnection, run_id: str, tables: PlanTables = CURRENT_PLAN
+) -> None:
+    _run_steps(con, USER_SCHOOL_STEPS, run_id, tables)
 
 
 def apply_sections(
@@ -135,11 +213,15 @@ def apply_enrollments(
 def apply_roster_steps(
     con: duckdb.DuckDBPyConnection, run_id: str, tables: PlanTables = CURRENT_PLAN
 ) -> None:
-    """The plan's writes to ``roster.schools|users|sections|enrollments`` only: no history or
-    change-log rows (a PostgreSQL destination's mirror takes these after the destination did)."""
+    """The plan's writes to the ``roster.*`` tables (:data:`~.history.ENTITY_TABLES`) only: no
+    history or change-log rows (a PostgreSQL destination's mirror takes these after the
+    destination did)."""
     extra = () if tables == CURRENT_PLAN else (tables,)
     apply_schools(con, run_id, *extra)
+    apply_terms(con, run_id, *extra)
+    apply_courses(con, run_id, *extra)
     apply_users(con, run_id, *extra)
+    apply_user_schools(con, run_id, *extra)
     apply_sections(con, run_id, *extra)
     apply_enrollments(con, run_id, *extra)
 

@@ -26,6 +26,9 @@ BLIND_SPOT_PCT = 50.0
 ROSTER_ENTITY_SQL = """
 select role || 's' as entity, count(*) from roster.users where status = 'active' group by all
 union all select 'sections', count(*) from roster.sections where status = 'active'
+union all select 'user_schools', count(*) from roster.user_schools where status = 'active'
+union all select 'terms', count(*) from roster.terms where status = 'active'
+union all select 'courses', count(*) from roster.courses where status = 'active'
 union all select 'enrollments', count(*) from roster.enrollments where status = 'active'
 """
 
@@ -57,12 +60,18 @@ def plan_counts(
     con: duckdb.DuckDBPyConnection, *, source_id_refreshes: bool = True
 ) -> dict[str, dict[str, int]]:
     """Plan rows per entity and action. Without ``source_id_refreshes``, updates that only
-    replace the stored source id are left out: a move to another source that keeps the same
-    SIS IDs changes every source id, and that is guarded by ``max_id_change_pct`` instead."""
+    replace the stored source id, or a section's links to its term and course, are left out:
+    a move to another source that keeps the same SIS IDs changes every source id (guarded by
+    ``max_id_change_pct`` instead), and links follow the terms and courses they point at (whose
+    own creates and deactivations are guarded; the first run that keeps terms and courses
+    links every section), and so does a change of primary teacher or school alone (the first
+    run that keeps ``is_primary`` on enrollments sets it on every teacher's)."""
     counts: dict[str, dict[str, int]] = {}
     rows = con.execute(
         "select entity, action, count(*) from sync.sync_plan "
-        "where ? or not (action = 'update' and changed_fields = ['source_id']) "
+        "where ? or not (action = 'update' "
+        "and list_has_all(['source_id', 'term_app_id', 'course_app_id', 'is_primary'], "
+        "changed_fields)) "
         "group by all order by all",
         [source_id_refreshes],
     ).fetchall()

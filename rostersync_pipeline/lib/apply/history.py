@@ -1,4 +1,5 @@
-"""Roster history: one row per version of every app school, user, section and enrollment.
+"""Roster history: one row per version of every app school, term, course, user, user-school
+link, section and enrollment.
 
 ``roster.<entity>_history`` has every column of ``roster.<entity>`` plus
 ``valid_from_run`` / ``valid_to_run`` (the run that wrote / replaced the version) and
@@ -16,7 +17,8 @@ from __future__ import annotations
 
 import duckdb
 
-ENTITY_TABLES = ("schools", "users", "sections", "enrollments")
+ENTITY_TABLES = ("schools", "terms", "courses", "users", "user_schools", "sections",
+                 "enrollments")
 
 HISTORY_COLUMNS = ("valid_from_run", "valid_to_run", "valid_from", "valid_to")
 

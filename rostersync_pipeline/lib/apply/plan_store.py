@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 STORED = {name: f"sync.stored_{name}" for name in CURRENT_PLAN}
 STAGED = {name: f"approval_{name}" for name in CURRENT_PLAN}
 
+EMPTY_TABLE = [0, "0"]
 REQUIRES_REVIEW = "requires_review"
 APPROVED = "approved"
 DISCARDED = "discarded"
@@ -70,7 +71,8 @@ def fingerprint_changes(stored: dict[str, list], now: dict[str, list]) -> list[s
     """What differs between two fingerprints, one phrase per roster table."""
     changes = []
     for table in ENTITY_TABLES:
-        before, after = stored.get(table), now.get(table)
+        # a plan stored before its table existed saw it empty
+        before, after = stored.get(table, EMPTY_TABLE), now.get(table)
         if before == after:
             continue
         if before and after and before[0] != after[0]:
@@ -170,8 +172,22 @@ def _reviewable(con: duckdb.DuckDBPyConnection, district_id: str, plan_id: str) 
     return plan
 
 
+def _stored_tables(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The plan store's tables that exist (a plan table added since the first stored plan has
+    none until a plan is stored with it)."""
+    present = {f"sync.{table}" for (table,) in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'sync'"
+    ).fetchall()}
+    return {name: stored for name, stored in STORED.items() if stored in present}
+
+
 def stage_stored_plan(con: duckdb.DuckDBPyConnection, plan_id: str) -> PlanTables:
     """The stored rows of ``plan_id`` as temp tables shaped like ``sync.plan_*``."""
+    missing = sorted(set(STORED) - set(_stored_tables(con)))
+    if missing:
+        raise PlanRefused(
+            f"plan {plan_id} was stored by an older rostersync, without {', '.join(missing)}: "
+            "it cannot be applied as reviewed. Discard it and review the plan of the next run.")
     for name, stored in STORED.items():
         con.execute(
             f"create or replace temp table {STAGED[name]} as "
@@ -237,7 +253,7 @@ def discard_stored_plan(
     """Drop a stored plan's rows; its ``sync.stored_plans`` row stays, status ``discarded``."""
     with transaction(con):
         plan = _reviewable(con, district_id, plan_id)
-        for stored in STORED.values():
+        for stored in _stored_tables(con).values():
             con.execute(f"delete from {stored} where plan_id = ?", [plan_id])
         con.execute(
             "update sync.stored_plans set status = ?, decided_at = now()::timestamp, "

@@ -7,7 +7,10 @@ from __future__ import annotations
 PlanTables = dict[str, str]
 CURRENT_PLAN: PlanTables = {
     "plan_schools": "sync.plan_schools",
+    "plan_terms": "sync.plan_terms",
+    "plan_courses": "sync.plan_courses",
     "plan_users": "sync.plan_users",
+    "plan_user_schools": "sync.plan_user_schools",
     "plan_sections": "sync.plan_sections",
     "plan_enrollments": "sync.plan_enrollments",
     "sync_plan": "sync.sync_plan",

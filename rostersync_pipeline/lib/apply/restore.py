@@ -30,12 +30,20 @@ SYNCED_COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("source_id", "sis_id", "state_id", "student_number", "email", "username",
               "first_name", "middle_name", "last_name", "birth_date", "grade", "school_app_id",
               "programs"),
-    "sections": ("source_id", "sis_id", "school_app_id", "name", "course_name", "term_name"),
-    "enrollments": ("source_id", "section_app_id", "user_app_id", "role"),
+    "terms": ("source_id", "name", "term_type", "start_date", "end_date", "school_year",
+              "parent_term_app_id"),
+    "courses": ("source_id", "title", "course_code", "school_app_id", "school_year_app_id"),
+    "user_schools": ("user_app_id", "school_app_id", "is_primary"),
+    "sections": ("source_id", "sis_id", "school_app_id", "name", "course_name", "term_name",
+                 "term_app_id", "course_app_id"),
+    "enrollments": ("source_id", "section_app_id", "user_app_id", "role", "is_primary"),
 }
 ENTITY_LABEL = {
     "schools": "'schools'",
     "users": "r.role || 's'",
+    "terms": "'terms'",
+    "courses": "'courses'",
+    "user_schools": "'user_schools'",
     "sections": "'sections'",
     "enrollments": "'enrollments'",
 }

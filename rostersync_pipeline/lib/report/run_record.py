@@ -24,7 +24,10 @@ COUNTS_SQL = """
 select entity, action, count(*) from (
     select entity, action from {plan_schools} where action in ('create', 'update',
         'reactivate', 'unchanged')
+    union all select entity, action from {plan_terms}
+    union all select entity, action from {plan_courses}
     union all select entity, action from {plan_users}
+    union all select entity, action from {plan_user_schools}
     union all select entity, action from {plan_sections}
     union all select entity, action from {plan_enrollments}
 ) group by all order by all

@@ -39,6 +39,9 @@ PUBLISHED = {
         select $run_id as run_id, entity, status, count(*) as records from (
             select role || 's' as entity, status from roster.users
             union all select 'schools', status from roster.schools
+            union all select 'user_schools', status from roster.user_schools
+            union all select 'terms', status from roster.terms
+            union all select 'courses', status from roster.courses
             union all select 'sections', status from roster.sections
             union all select 'enrollments', status from roster.enrollments
         ) group by all""",

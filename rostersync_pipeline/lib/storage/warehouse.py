@@ -53,6 +53,42 @@ create table if not exists roster.users (
     created_run_id varchar,
     updated_run_id varchar
 );
+create table if not exists roster.terms (
+    app_id bigint not null,
+    source_id varchar,
+    name varchar,
+    term_type varchar,
+    start_date date,
+    end_date date,
+    school_year varchar,
+    parent_term_app_id bigint,
+    status varchar not null default 'active',
+    origin varchar not null default 'sync',
+    created_run_id varchar,
+    updated_run_id varchar
+);
+create table if not exists roster.courses (
+    app_id bigint not null,
+    source_id varchar,
+    title varchar,
+    course_code varchar,
+    school_app_id bigint,
+    school_year_app_id bigint,
+    status varchar not null default 'active',
+    origin varchar not null default 'sync',
+    created_run_id varchar,
+    updated_run_id varchar
+);
+create table if not exists roster.user_schools (
+    app_id bigint not null,
+    user_app_id bigint not null,
+    school_app_id bigint not null,
+    is_primary boolean not null,
+    status varchar not null default 'active',
+    origin varchar not null default 'sync',
+    created_run_id varchar,
+    updated_run_id varchar
+);
 create table if not exists roster.sections (
     app_id bigint not null,
     source_id varchar,
@@ -64,7 +100,9 @@ create table if not exists roster.sections (
     status varchar not null default 'active',
     origin varchar not null default 'sync',
     created_run_id varchar,
-    updated_run_id varchar
+    updated_run_id varchar,
+    term_app_id bigint,
+    course_app_id bigint
 );
 create table if not exists roster.enrollments (
     app_id bigint not null,
@@ -75,7 +113,8 @@ create table if not exists roster.enrollments (
     status varchar not null default 'active',
     origin varchar not null default 'sync',
     created_run_id varchar,
-    updated_run_id varchar
+    updated_run_id varchar,
+    is_primary boolean
 );
 create table if not exists roster.change_log (
     run_id varchar not null,
@@ -183,6 +222,18 @@ create table if not exists roster.users_history as
     select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
         null::timestamp as valid_from, null::timestamp as valid_to
     from roster.users where false;
+create table if not exists roster.terms_history as
+    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
+        null::timestamp as valid_from, null::timestamp as valid_to
+    from roster.terms where false;
+create table if not exists roster.courses_history as
+    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
+        null::timestamp as valid_from, null::timestamp as valid_to
+    from roster.courses where false;
+create table if not exists roster.user_schools_history as
+    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
+        null::timestamp as valid_from, null::timestamp as valid_to
+    from roster.user_schools where false;
 create table if not exists roster.sections_history as
     select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
         null::timestamp as valid_from, null::timestamp as valid_to
@@ -191,6 +242,17 @@ create table if not exists roster.enrollments_history as
     select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
         null::timestamp as valid_from, null::timestamp as valid_to
     from roster.enrollments where false;
+"""
+
+# Columns added to roster tables after their first release: a district file made before gets
+# them (NULL) when it is next opened for writing. Appended, so old and new files agree.
+ROSTER_UPGRADES = """
+alter table roster.sections add column if not exists term_app_id bigint;
+alter table roster.sections add column if not exists course_app_id bigint;
+alter table roster.sections_history add column if not exists term_app_id bigint;
+alter table roster.sections_history add column if not exists course_app_id bigint;
+alter table roster.enrollments add column if not exists is_primary boolean;
+alter table roster.enrollments_history add column if not exists is_primary boolean;
 """
 
 
@@ -252,6 +314,7 @@ def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
     con.execute(ROSTER_DDL)
+    con.execute(ROSTER_UPGRADES)
     from rostersync_pipeline.lib.ingest.providers import ensure_raw_tables
 
     ensure_raw_tables(con)

@@ -2,9 +2,10 @@
 -- imported (never half-linked) and its app record is left as it is.
 -- REFERENCE_NOT_FOUND: a user's org, a section's school, course or term, an enrollment's
 -- school, a course's org or school year, a term's parent is neither in this landing nor, when
--- the landing does not send that entity whole (delta, or not sent), in the app's roster. The
--- app keeps no terms or courses, so references to them are checked only when the landing sends
--- them whole (bulk). (An enrollment's section and user are ORPHAN_ENROLLMENT, enrollment_checks.)
+-- the landing does not send that entity whole (delta, or not sent), in the app's roster. Terms
+-- and courses are checked against the app's roster only once it holds some (a district whose
+-- last bulk landing predates roster.terms / roster.courses is checked from its next bulk
+-- landing on). (An enrollment's section and user are ORPHAN_ENROLLMENT, enrollment_checks.)
 -- INVALID_REFERENCE: a section's school is an org of another type (a district, a department).
 -- SCHOOL_INACTIVE: a person's or section's school is found but cannot take records, and no row
 -- of its own says why: deactivated in the app (and not in this landing), or new and marked
@@ -27,16 +28,31 @@ known as (
     union all
     select 'terms', term_source_id from core.terms
     union all
+    select 'terms', roster_terms.source_id
+    from roster.terms as roster_terms
+    join fetch_modes on fetch_modes.entity = 'terms' and fetch_modes.mode <> 'bulk'
+    where roster_terms.source_id is not null
+    union all
     select 'courses', course_source_id from core.courses
+    union all
+    select 'courses', roster_courses.source_id
+    from roster.courses as roster_courses
+    join fetch_modes on fetch_modes.entity = 'courses' and fetch_modes.mode <> 'bulk'
+    where roster_courses.source_id is not null
 ),
 
 checkable as (
-    -- orgs are always checked (the app keeps schools); terms and courses only when sent whole
+    -- orgs are always checked (the app keeps schools); terms and courses when sent whole, or
+    -- when the app's roster already holds some to check against
     select 'orgs' as target
     union all
-    select case entity when 'terms' then 'terms' else 'courses' end
+    select 'terms'
     from fetch_modes
-    where entity in ('terms', 'courses') and mode = 'bulk'
+    where entity = 'terms' and (mode = 'bulk' or exists (select 1 from roster.terms))
+    union all
+    select 'courses'
+    from fetch_modes
+    where entity = 'courses' and (mode = 'bulk' or exists (select 1 from roster.courses))
 ),
 
 user_orgs as (

@@ -1,6 +1,8 @@
 -- One row per incoming enrollment whose section and user are both imported, with its action,
 -- plus one row per app enrollment that a complete bulk landing no longer lists (deactivate).
 -- Enrollments of records held back (errors, unmatched school) are left as they are.
+-- The one synced field is is_primary (a section's primary teacher among its co-teachers): a
+-- change is an update.
 with enrollments as (
     select * from core.enrollments
 ),
@@ -56,7 +58,11 @@ incoming as (
             enrollments.enrollment_source_id,
             (enrollments.is_deleted, enrollments.enrollment_source_id)
         ) as enrollment_source_id,
-        bool_and(enrollments.is_deleted) as is_deleted
+        bool_and(enrollments.is_deleted) as is_deleted,
+        arg_min(
+            enrollments.is_primary,
+            (enrollments.is_deleted, enrollments.enrollment_source_id)
+        ) as is_primary
     from enrollments
     join users_resolved on users_resolved.source_id = enrollments.user_source_id
     join sections_resolved on sections_resolved.source_id = enrollments.section_source_id
@@ -66,7 +72,7 @@ incoming as (
 
 current_enrollments as (
     -- apply keeps one app enrollment per (section, user, role): it reactivates, never re-creates
-    select section_app_id, user_app_id, role, app_id, status, origin
+    select section_app_id, user_app_id, role, app_id, status, origin, is_primary
     from roster_enrollments
 ),
 
@@ -75,7 +81,10 @@ compared as (
         incoming.*,
         current_enrollments.app_id as matched_app_id,
         current_enrollments.status as roster_status,
-        current_enrollments.origin
+        current_enrollments.origin,
+        case when incoming.is_primary is not null
+            and incoming.is_primary is distinct from current_enrollments.is_primary
+            then ['is_primary'] else []::varchar[] end as changed_fields
     from incoming
     left join current_enrollments
         on current_enrollments.section_app_id = incoming.section_app_id
@@ -86,7 +95,6 @@ compared as (
 incoming_actions as (
     select
         compared.*,
-        -- an enrollment has no synced fields to update
         plan_action(
             matched_app_id is null,
             is_deleted,
@@ -94,7 +102,7 @@ incoming_actions as (
             settings.may_deactivate,
             roster_status,
             origin,
-            []::varchar[]
+            changed_fields
         ) as action
     from compared
     cross join settings
@@ -173,10 +181,12 @@ final as (
         incoming_actions.action,
         coalesce(incoming_actions.matched_app_id, new_ids.app_id) as app_id,
         incoming_actions.enrollment_source_id as source_id,
-        []::varchar[] as changed_fields,
+        case when incoming_actions.action in ('update', 'reactivate')
+            then incoming_actions.changed_fields else []::varchar[] end as changed_fields,
         incoming_actions.section_app_id,
         incoming_actions.user_app_id,
-        incoming_actions.role
+        incoming_actions.role,
+        incoming_actions.is_primary
     from incoming_actions
     left join new_ids on new_ids.enrollment_source_id = incoming_actions.enrollment_source_id
     where incoming_actions.action <> 'skip'
@@ -191,7 +201,8 @@ final as (
         []::varchar[] as changed_fields,
         missing.section_app_id,
         missing.user_app_id,
-        missing.role
+        missing.role,
+        missing.is_primary
     from missing
 )
 

@@ -31,6 +31,26 @@ schools as (
     select * from sync.school_app_ids
 ),
 
+term_app_ids as (
+    -- the section's term and course: of this landing, else already in the app (a delta)
+    select source_id, app_id from sync.plan_terms where action <> 'deactivate'
+    union all
+    select roster_terms.source_id, roster_terms.app_id
+    from roster.terms as roster_terms
+    anti join sync.plan_terms as plan_terms on plan_terms.source_id = roster_terms.source_id
+    where roster_terms.source_id is not null
+),
+
+course_app_ids as (
+    select source_id, app_id from sync.plan_courses where action <> 'deactivate'
+    union all
+    select roster_courses.source_id, roster_courses.app_id
+    from roster.courses as roster_courses
+    anti join sync.plan_courses as plan_courses
+        on plan_courses.source_id = roster_courses.source_id
+    where roster_courses.source_id is not null
+),
+
 roster_sections as (
     select * from roster.sections
 ),
@@ -49,10 +69,14 @@ incoming as (
         matches.match_status,
         matches.matched_rule,
         matches.app_id as matched_app_id,
-        schools.app_id as school_app_id
+        schools.app_id as school_app_id,
+        term_app_ids.app_id as term_app_id,
+        course_app_ids.app_id as course_app_id
     from sections
     join matches on matches.source_id = sections.section_source_id
     left join schools on schools.source_id = sections.school_source_id
+    left join term_app_ids on term_app_ids.source_id = sections.term_source_id
+    left join course_app_ids on course_app_ids.source_id = sections.course_source_id
     where not exists (select 1 from blocked where blocked.source_id = sections.section_source_id)
         and not exists (
             select 1 from held_terms_and_courses as held
@@ -85,7 +109,13 @@ compared as (
                 then 'term_name' end,
             case when incoming.school_app_id is not null
                 and incoming.school_app_id is distinct from roster_sections.school_app_id
-                then 'school_app_id' end
+                then 'school_app_id' end,
+            case when incoming.term_app_id is not null
+                and incoming.term_app_id is distinct from roster_sections.term_app_id
+                then 'term_app_id' end,
+            case when incoming.course_app_id is not null
+                and incoming.course_app_id is distinct from roster_sections.course_app_id
+                then 'course_app_id' end
         ], lambda x: x is not null) as changed_fields
     from incoming
     left join roster_sections on roster_sections.app_id = incoming.matched_app_id
@@ -141,7 +171,9 @@ final as (
         incoming_actions.section_name as name,
         incoming_actions.course_name,
         incoming_actions.term_name,
-        incoming_actions.school_app_id
+        incoming_actions.school_app_id,
+        incoming_actions.term_app_id,
+        incoming_actions.course_app_id
     from incoming_actions
     cross join next_id
     where incoming_actions.action <> 'skip'
@@ -159,7 +191,9 @@ final as (
         missing.name,
         missing.course_name,
         missing.term_name,
-        missing.school_app_id
+        missing.school_app_id,
+        missing.term_app_id,
+        missing.course_app_id
     from missing
 )
 

@@ -6,9 +6,27 @@ with schools as (
     where action in ('create', 'update', 'reactivate')
 ),
 
+terms as (
+    select entity, action, app_id, source_id, changed_fields, matched_rule
+    from sync.plan_terms
+    where action <> 'unchanged'
+),
+
+courses as (
+    select entity, action, app_id, source_id, changed_fields, matched_rule
+    from sync.plan_courses
+    where action <> 'unchanged'
+),
+
 users as (
     select entity, action, app_id, source_id, changed_fields, matched_rule
     from sync.plan_users
+    where action <> 'unchanged'
+),
+
+user_schools as (
+    select entity, action, app_id, source_id, changed_fields, matched_rule
+    from sync.plan_user_schools
     where action <> 'unchanged'
 ),
 
@@ -32,7 +50,10 @@ final as (
     select run.run_id, changes.*
     from (
         select * from schools
+        union all select * from terms
+        union all select * from courses
         union all select * from users
+        union all select * from user_schools
         union all select * from sections
         union all select * from enrollments
     ) as changes

@@ -30,7 +30,8 @@ from rostersync_pipeline.lib.apply.plan_tables import PlanTables
 from rostersync_pipeline.lib.report.run_record import RunSummary
 from rostersync_pipeline.lib.report.run_status import parse_status
 
-ENTITY_TABLES = ("schools", "users", "sections", "enrollments")
+ENTITY_TABLES = ("schools", "terms", "courses", "users", "user_schools", "sections",
+                 "enrollments")
 RUN_KINDS = ("sync", "approval", "restore")
 
 Counts = dict[str, dict[str, int]]
@@ -113,8 +114,8 @@ class RosterDestination(Protocol):
         writes it."""
 
     def as_of(self, con: duckdb.DuckDBPyConnection, table: str, at: datetime) -> list[dict]:
-        """Every record of ``table`` (schools, users, sections, enrollments) as it was at ``at``:
-        the history versions valid then."""
+        """Every record of ``table`` (schools, terms, courses, users, user_schools, sections,
+        enrollments: ``ENTITY_TABLES``) as it was at ``at``: the history versions valid then."""
 
     def publish_feed(self, con: duckdb.DuckDBPyConnection) -> list:
         """POST the webhook of every applied run not yet delivered (this run's, and earlier

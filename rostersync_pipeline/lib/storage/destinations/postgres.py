@@ -1,10 +1,11 @@
 """A PostgreSQL destination: the roster in a schema of the app's own database.
 
-The destination is the source of truth. The district's DuckDB ``roster.schools|users|sections|
-enrollments`` are its mirror: :meth:`PostgresDestination.mirror_into` replaces them from one
-consistent snapshot (``REPEATABLE READ``) at the start of every sync run and review job, and
-records the destination's cursor (the last ``applied_runs.applied_seq``) in
-``sync.destination_mirror``. The SQL models match and plan against the mirror.
+The destination is the source of truth. The district's DuckDB ``roster.schools|terms|courses|
+users|user_schools|sections|enrollments`` are its mirror:
+:meth:`PostgresDestination.mirror_into` replaces them from one consistent snapshot
+(``REPEATABLE READ``) at the start of every sync run and review job, and records the
+destination's cursor (the last ``applied_runs.applied_seq``) in ``sync.destination_mirror``.
+The SQL models match and plan against the mirror.
 
 Apply, in order (docs/destinations.md, "Crash safety"):
 
@@ -107,8 +108,20 @@ def apply_schools(cursor, schema: str, run_id: str) -> None:
     _run(cursor, q.SCHOOL_STEPS, schema, run_id)
 
 
+def apply_terms(cursor, schema: str, run_id: str) -> None:
+    _run(cursor, q.TERM_STEPS, schema, run_id)
+
+
+def apply_courses(cursor, schema: str, run_id: str) -> None:
+    _run(cursor, q.COURSE_STEPS, schema, run_id)
+
+
 def apply_users(cursor, schema: str, run_id: str) -> None:
     _run(cursor, q.USER_STEPS, schema, run_id)
+
+
+def apply_user_schools(cursor, schema: str, run_id: str) -> None:
+    _run(cursor, q.USER_SCHOOL_STEPS, schema, run_id)
 
 
 def apply_sections(cursor, schema: str, run_id: str) -> None:
@@ -301,7 +314,10 @@ class PostgresDestination:
                 rebuild = defer_secondary_objects(cursor, self.schema, _expected_rows(cursor))
                 baseline_history(cursor, self.schema, columns)
                 apply_schools(cursor, self.schema, run_id)
+                apply_terms(cursor, self.schema, run_id)
+                apply_courses(cursor, self.schema, run_id)
                 apply_users(cursor, self.schema, run_id)
+                apply_user_schools(cursor, self.schema, run_id)
                 apply_sections(cursor, self.schema, run_id)
                 apply_enrollments(cursor, self.schema, run_id)
                 record_history(cursor, self.schema, run_id, columns,

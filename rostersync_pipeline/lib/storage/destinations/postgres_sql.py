@@ -33,6 +33,50 @@ SCHOOL_STEPS = (
     where p.app_id = r.app_id and p.action in ('update', 'reactivate')""",
 )
 
+TERM_STEPS = (
+    """insert into {s}.terms (app_id, source_id, name, term_type, start_date, end_date,
+        school_year, parent_term_app_id, status, origin, created_run_id, updated_run_id)
+    select app_id, source_id, name, term_type, start_date, end_date, school_year,
+        parent_term_app_id, 'active', 'sync', %(run_id)s, %(run_id)s
+    from pg_temp.plan_terms where action = 'create'""",
+    """update {s}.terms as r set
+        source_id = p.source_id,
+        name = coalesce(p.name, r.name),
+        term_type = coalesce(p.term_type, r.term_type),
+        start_date = coalesce(p.start_date, r.start_date),
+        end_date = coalesce(p.end_date, r.end_date),
+        school_year = coalesce(p.school_year, r.school_year),
+        parent_term_app_id = coalesce(p.parent_term_app_id, r.parent_term_app_id),
+        status = 'active',
+        updated_run_id = %(run_id)s
+    from pg_temp.plan_terms as p
+    where p.app_id = r.app_id and p.action in ('update', 'reactivate')""",
+    """update {s}.terms as r set status = 'inactive', updated_run_id = %(run_id)s
+    from pg_temp.plan_terms as p
+    where p.app_id = r.app_id and p.action = 'deactivate'""",
+)
+
+COURSE_STEPS = (
+    """insert into {s}.courses (app_id, source_id, title, course_code, school_app_id,
+        school_year_app_id, status, origin, created_run_id, updated_run_id)
+    select app_id, source_id, title, course_code, school_app_id, school_year_app_id,
+        'active', 'sync', %(run_id)s, %(run_id)s
+    from pg_temp.plan_courses where action = 'create'""",
+    """update {s}.courses as r set
+        source_id = p.source_id,
+        title = coalesce(p.title, r.title),
+        course_code = coalesce(p.course_code, r.course_code),
+        school_app_id = coalesce(p.school_app_id, r.school_app_id),
+        school_year_app_id = coalesce(p.school_year_app_id, r.school_year_app_id),
+        status = 'active',
+        updated_run_id = %(run_id)s
+    from pg_temp.plan_courses as p
+    where p.app_id = r.app_id and p.action in ('update', 'reactivate')""",
+    """update {s}.courses as r set status = 'inactive', updated_run_id = %(run_id)s
+    from pg_temp.plan_courses as p
+    where p.app_id = r.app_id and p.action = 'deactivate'""",
+)
+
 USER_STEPS = (
     """insert into {s}.users (app_id, role, source_id, sis_id, state_id, student_number, email,
         username, first_name, middle_name, last_name, birth_date, grade, school_app_id, programs,
@@ -64,11 +108,25 @@ USER_STEPS = (
     where p.app_id = r.app_id and p.action = 'deactivate'""",
 )
 
+USER_SCHOOL_STEPS = (
+    """insert into {s}.user_schools (app_id, user_app_id, school_app_id, is_primary, status,
+        origin, created_run_id, updated_run_id)
+    select app_id, user_app_id, school_app_id, is_primary, 'active', 'sync', %(run_id)s,
+        %(run_id)s
+    from pg_temp.plan_user_schools where action = 'create'""",
+    """update {s}.user_schools as r set
+        is_primary = p.is_primary,
+        status = case when p.action = 'deactivate' then 'inactive' else 'active' end,
+        updated_run_id = %(run_id)s
+    from pg_temp.plan_user_schools as p
+    where p.app_id = r.app_id and p.action in ('update', 'reactivate', 'deactivate')""",
+)
+
 SECTION_STEPS = (
     """insert into {s}.sections (app_id, source_id, sis_id, school_app_id, name, course_name,
-        term_name, status, origin, created_run_id, updated_run_id)
-    select app_id, source_id, sis_id, school_app_id, name, course_name, term_name,
-        'active', 'sync', %(run_id)s, %(run_id)s
+        term_name, term_app_id, course_app_id, status, origin, created_run_id, updated_run_id)
+    select app_id, source_id, sis_id, school_app_id, name, course_name, term_name, term_app_id,
+        course_app_id, 'active', 'sync', %(run_id)s, %(run_id)s
     from pg_temp.plan_sections where action = 'create'""",
     """update {s}.sections as r set
         source_id = p.source_id,
@@ -76,6 +134,8 @@ SECTION_STEPS = (
         name = coalesce(p.name, r.name),
         course_name = coalesce(p.course_name, r.course_name),
         term_name = coalesce(p.term_name, r.term_name),
+        term_app_id = coalesce(p.term_app_id, r.term_app_id),
+        course_app_id = coalesce(p.course_app_id, r.course_app_id),
         school_app_id = coalesce(p.school_app_id, r.school_app_id),
         status = 'active',
         updated_run_id = %(run_id)s
@@ -88,15 +148,16 @@ SECTION_STEPS = (
 
 ENROLLMENT_STEPS = (
     """insert into {s}.enrollments (app_id, source_id, section_app_id, user_app_id, role,
-        status, origin, created_run_id, updated_run_id)
-    select app_id, source_id, section_app_id, user_app_id, role, 'active', 'sync',
+        is_primary, status, origin, created_run_id, updated_run_id)
+    select app_id, source_id, section_app_id, user_app_id, role, is_primary, 'active', 'sync',
         %(run_id)s, %(run_id)s
     from pg_temp.plan_enrollments where action = 'create'""",
     """update {s}.enrollments as r set
+        is_primary = coalesce(p.is_primary, r.is_primary),
         status = case when p.action = 'deactivate' then 'inactive' else 'active' end,
         updated_run_id = %(run_id)s
     from pg_temp.plan_enrollments as p
-    where p.app_id = r.app_id and p.action in ('reactivate', 'deactivate')""",
+    where p.app_id = r.app_id and p.action in ('update', 'reactivate', 'deactivate')""",
 )
 
 CHANGE_LOG = """insert into {s}.change_log (run_id, entity, app_id, action, changed_fields,
@@ -164,22 +225,30 @@ OPEN = """insert into {s}.{history} ({columns}, valid_from_run, valid_to_run, va
 
 WRITTEN_ACTIONS = {
     "schools": ("create", "update", "reactivate"),
+    "terms": ("create", "update", "reactivate", "deactivate"),
+    "courses": ("create", "update", "reactivate", "deactivate"),
     "users": ("create", "update", "reactivate", "deactivate"),
+    "user_schools": ("create", "update", "reactivate", "deactivate"),
     "sections": ("create", "update", "reactivate", "deactivate"),
-    "enrollments": ("create", "reactivate", "deactivate"),
+    "enrollments": ("create", "update", "reactivate", "deactivate"),
 }
 
 # The plan columns the statements above read: what is copied into pg_temp.
 PLAN_COLUMNS = {
     "plan_schools": ("action", "app_id", "custom_name", "source_id", "sis_id", "state_id",
                      "nces_id"),
+    "plan_terms": ("action", "app_id", "source_id", "name", "term_type", "start_date",
+                   "end_date", "school_year", "parent_term_app_id"),
+    "plan_courses": ("action", "app_id", "source_id", "title", "course_code", "school_app_id",
+                     "school_year_app_id"),
     "plan_users": ("action", "app_id", "role", "source_id", "sis_id", "state_id",
                    "student_number", "email", "username", "first_name", "middle_name",
                    "last_name", "birth_date", "grade", "school_app_id", "programs"),
+    "plan_user_schools": ("action", "app_id", "user_app_id", "school_app_id", "is_primary"),
     "plan_sections": ("action", "app_id", "source_id", "sis_id", "school_app_id", "name",
-                      "course_name", "term_name"),
+                      "course_name", "term_name", "term_app_id", "course_app_id"),
     "plan_enrollments": ("action", "app_id", "source_id", "section_app_id", "user_app_id",
-                         "role"),
+                         "role", "is_primary"),
     "sync_plan": ("entity", "action", "app_id", "changed_fields"),
 }
 
