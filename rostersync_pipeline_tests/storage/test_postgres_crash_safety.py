@@ -286,7 +286,7 @@ def test_migrations_are_idempotent_checksummed_and_stay_in_their_schema(pg) -> N
         assert pg_query(pg, "select version, name from rostersync.schema_migrations "
                             "order by version") == [
             (1, "roster"), (2, "change_feed"), (3, "terms_courses"), (4, "user_schools"),
-            (5, "enrollments_is_primary")]
+            (5, "enrollments_is_primary"), (6, "enrollments_source_id_not_unique")]
         outside = pg_query(pg, "select table_schema, table_name from information_schema.tables "
                                "where table_schema not in ('rostersync', 'pg_catalog', "
                                "'information_schema')")
@@ -340,7 +340,7 @@ def test_a_destination_made_before_terms_and_courses_migrates_keeping_its_rows(
 
     conn = psycopg2.connect(**pg.connect_kwargs())
     try:
-        assert migrate(conn, SCHEMA) == [3, 4, 5]
+        assert migrate(conn, SCHEMA) == [3, 4, 5, 6]
     finally:
         conn.close()
 

@@ -40,6 +40,7 @@ from rostersync_pipeline_tests.storage.pg_destination import (
     user_school_links,
     user_schools_nights,
 )
+from rostersync_pipeline_tests.transform.bad_input import NIGHT_0
 
 CREATE_SCHOOLS = {"schools": {"create_unmatched": True}}
 FEED_TABLES = ("change_log", "change_feed")
@@ -85,8 +86,9 @@ def test_a_district_syncs_into_postgres_and_matches_against_it(tmp_path: Path, p
         pg, "select t.relname, c.contype from pg_constraint as c "
             "join pg_class as t on t.oid = c.conrelid "
             "where c.connamespace = 'rostersync'::regnamespace"))
-    for table in ENTITY_TABLES:
-        assert {(table, "p"), (table, "u")} <= constraints
+    for table in ENTITY_TABLES:  # an enrollment's source id is not unique (migration 0006)
+        assert (table, "p") in constraints
+        assert ((table, "u") in constraints) == (table != "enrollments"), table
     assert {("enrollments", "f"), ("sections", "f"), ("user_schools", "f")} <= constraints
 
     # The app creates a record by hand in its own table; the next night matches it on email.
@@ -387,3 +389,25 @@ def test_roster_as_of_a_moment_reads_the_destinations_history(tmp_path: Path, pg
         ("s1", "active"), ("s2", "active"), ("t1", "active")]
     assert sorted((u["source_id"], u["status"]) for u in now) == [
         ("s1", "active"), ("s2", "inactive"), ("t1", "active")]
+
+
+def test_an_enrollment_id_reused_for_another_section_syncs_as_in_duckdb(
+    tmp_path: Path, pg
+) -> None:
+    """Some SISes keep an enrollment's id when the student moves to another section: the old
+    app enrollment is deactivated and a new one created under the same source id, in one run.
+    The PostgreSQL roster takes both rows (enrollments are keyed by section, user and role; the
+    source id is not unique), as the DuckDB one does."""
+    night_0 = NIGHT_0.but(classes=[*NIGHT_0.classes, section("sec2", "sch1")])
+    moved = night_0.but(enrollments=[
+        {**row, "classSourcedId": "sec2"} if row["sourcedId"] == "e-s1" else row
+        for row in night_0.enrollments])
+    bundles = [night_0.write(tmp_path / "bundles" / "night-0"),
+               moved.write(tmp_path / "bundles" / "night-1")]
+    duck, post, night_of = _sync_both(tmp_path, pg, bundles, seed=False, **CREATE_SCHOOLS)
+
+    assert_same_roster(duck, pg, night_of)
+    assert sorted(pg_query(pg, "select s.source_id, e.status from rostersync.enrollments as e "
+                               "join rostersync.sections as s on s.app_id = e.section_app_id "
+                               "where e.source_id = 'e-s1'")) == [
+        ("sec1", "inactive"), ("sec2", "active")]
