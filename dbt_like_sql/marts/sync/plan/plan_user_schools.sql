@@ -25,10 +25,15 @@ listed as (
 ),
 
 placed as (
+    -- one link per app school (two orgs the district config maps to one app school are one)
     select listed.*, schools.app_id as school_app_id
     from listed
     join sync.school_app_ids as schools on schools.source_id = listed.school_source_id
     where schools.action in ('create', 'update', 'reactivate', 'unchanged')
+    qualify row_number() over (
+        partition by listed.user_app_id, schools.app_id
+        order by listed.is_primary desc, listed.school_source_id
+    ) = 1
 ),
 
 roster_links as (
