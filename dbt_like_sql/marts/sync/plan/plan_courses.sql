@@ -32,12 +32,7 @@ schools as (
 ),
 
 term_app_ids as (
-    select source_id, app_id from sync.plan_terms where action <> 'deactivate'
-    union all
-    select roster_terms.source_id, roster_terms.app_id
-    from roster.terms as roster_terms
-    anti join sync.plan_terms as plan_terms on plan_terms.source_id = roster_terms.source_id
-    where roster_terms.source_id is not null
+    select * from sync.term_app_ids
 ),
 
 settings as (

@@ -33,22 +33,11 @@ schools as (
 
 term_app_ids as (
     -- the section's term and course: of this landing, else already in the app (a delta)
-    select source_id, app_id from sync.plan_terms where action <> 'deactivate'
-    union all
-    select roster_terms.source_id, roster_terms.app_id
-    from roster.terms as roster_terms
-    anti join sync.plan_terms as plan_terms on plan_terms.source_id = roster_terms.source_id
-    where roster_terms.source_id is not null
+    select * from sync.term_app_ids
 ),
 
 course_app_ids as (
-    select source_id, app_id from sync.plan_courses where action <> 'deactivate'
-    union all
-    select roster_courses.source_id, roster_courses.app_id
-    from roster.courses as roster_courses
-    anti join sync.plan_courses as plan_courses
-        on plan_courses.source_id = roster_courses.source_id
-    where roster_courses.source_id is not null
+    select * from sync.course_app_ids
 ),
 
 roster_sections as (
