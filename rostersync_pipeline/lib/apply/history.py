@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import duckdb
 
-ENTITY_TABLES = ("schools", "terms", "courses", "users", "user_schools", "sections",
-                 "enrollments")
+from rostersync_pipeline.lib.storage.warehouse import ENTITY_TABLES
 
 HISTORY_COLUMNS = ("valid_from_run", "valid_to_run", "valid_from", "valid_to")
 

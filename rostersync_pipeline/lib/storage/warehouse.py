@@ -17,6 +17,10 @@ import duckdb
 
 DEFAULT_MEMORY_LIMIT = "4GB"
 SCHEMAS = ("raw", "config", "staging", "intermediate", "core", "sync", "roster")
+# The app's roster tables, in the order a plan is applied (a record's references first); each
+# has a roster.<table>_history of its versions (lib/apply/history.py).
+ENTITY_TABLES = ("schools", "terms", "courses", "users", "user_schools", "sections",
+                 "enrollments")
 
 ROSTER_DDL = """
 create table if not exists roster.schools (
@@ -214,35 +218,16 @@ create table if not exists sync.stored_plans (
     decided_run_id varchar,
     decision_note varchar
 );
-create table if not exists roster.schools_history as
-    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
-        null::timestamp as valid_from, null::timestamp as valid_to
-    from roster.schools where false;
-create table if not exists roster.users_history as
-    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
-        null::timestamp as valid_from, null::timestamp as valid_to
-    from roster.users where false;
-create table if not exists roster.terms_history as
-    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
-        null::timestamp as valid_from, null::timestamp as valid_to
-    from roster.terms where false;
-create table if not exists roster.courses_history as
-    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
-        null::timestamp as valid_from, null::timestamp as valid_to
-    from roster.courses where false;
-create table if not exists roster.user_schools_history as
-    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
-        null::timestamp as valid_from, null::timestamp as valid_to
-    from roster.user_schools where false;
-create table if not exists roster.sections_history as
-    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
-        null::timestamp as valid_from, null::timestamp as valid_to
-    from roster.sections where false;
-create table if not exists roster.enrollments_history as
-    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
-        null::timestamp as valid_from, null::timestamp as valid_to
-    from roster.enrollments where false;
 """
+
+HISTORY_DDL = "".join(
+    f"""create table if not exists roster.{table}_history as
+    select *, null::varchar as valid_from_run, null::varchar as valid_to_run,
+        null::timestamp as valid_from, null::timestamp as valid_to
+    from roster.{table} where false;
+"""
+    for table in ENTITY_TABLES
+)
 
 # Columns added to roster tables after their first release: a district file made before gets
 # them (NULL) when it is next opened for writing. Appended, so old and new files agree.
@@ -314,6 +299,7 @@ def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
     con.execute(ROSTER_DDL)
+    con.execute(HISTORY_DDL)
     con.execute(ROSTER_UPGRADES)
     from rostersync_pipeline.lib.ingest.providers import ensure_raw_tables
 

@@ -29,9 +29,8 @@ import duckdb
 from rostersync_pipeline.lib.apply.plan_tables import PlanTables
 from rostersync_pipeline.lib.report.run_record import RunSummary
 from rostersync_pipeline.lib.report.run_status import parse_status
+from rostersync_pipeline.lib.storage.warehouse import ENTITY_TABLES  # noqa: F401 (re-exported)
 
-ENTITY_TABLES = ("schools", "terms", "courses", "users", "user_schools", "sections",
-                 "enrollments")
 RUN_KINDS = ("sync", "approval", "restore")
 
 Counts = dict[str, dict[str, int]]
