@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rostersync_pipeline.cli.main import main
-from rostersync_pipeline_tests.helpers import District, enrollment, make_district, section
+from rostersync_pipeline_tests.helpers import District, enrollment, make_district, org, section
 from rostersync_pipeline_tests.transform.bad_input import (
     FALL,
     MATH,
@@ -160,3 +160,17 @@ def test_a_delta_class_in_a_term_the_app_does_not_have_is_not_imported(tmp_path:
     # a term the app already has is found there
     assert section_links(district)["sec4"] == ("Fall", "MATH1")
     assert "sec3" not in section_links(district)
+
+
+def test_a_course_of_an_unmatched_school_waits_with_the_school(tmp_path: Path) -> None:
+    bundle = NIGHT_0_TC.but(orgs=[*NIGHT_0_TC.orgs, org("sch2", "South High")],
+                            courses=[*NIGHT_0_TC.courses, course("history", "sch2",
+                                                                 courseCode="HIST")])
+    district = make_district(tmp_path, bundle.write(tmp_path / "night-0"))
+    district.query("insert into roster.schools (app_id, custom_name, source_id) "
+                   "values (1, 'North High', 'sch1')")
+    outcome = district.sync()
+    assert outcome.status == "applied", (outcome.failure, outcome.summary)
+    assert [(e["error_code"], e["source_id"]) for e in district.errors(outcome.run_id)] == [
+        ("SCHOOL_NOT_MATCHED", "sch2")]
+    assert sorted(courses(district)) == ["ART", "MATH1", "SCI"]  # no HIST, no row of its own
