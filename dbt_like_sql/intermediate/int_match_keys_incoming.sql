@@ -1,5 +1,6 @@
 with users as (
-    select * from core.users
+    -- students, educators and guardians (entity 'guardians': matched only to app guardians)
+    select * from intermediate.int_people
 ),
 
 schools as (

@@ -23,7 +23,7 @@ from rostersync_pipeline.lib.validate.suites import EXPECTATION_NAMES
 MatchKey = Literal["source_id", "sis_id", "state_id", "student_number", "email", "username"]
 SchoolMatchKey = Literal["source_id", "sis_id", "state_id", "nces_id", "name"]
 ImportRule = Literal["create_update_deactivate", "create_update", "update_only"]
-Entity = Literal["students", "educators", "schools", "sections"]
+Entity = Literal["students", "educators", "guardians", "schools", "sections"]
 DEFAULT_SOURCE_TYPE = "oneroster_csv"
 ExpectationName = Literal[EXPECTATION_NAMES]  # type: ignore[valid-type]
 
@@ -37,10 +37,12 @@ class _Strict(BaseModel):
 class MatchKeys(_Strict):
     students: list[MatchKey] = ["source_id", "sis_id", "email"]
     educators: list[MatchKey] = ["source_id", "sis_id", "email"]
+    # matched only against the app's guardians, never its students or educators
+    guardians: list[MatchKey] = ["source_id", "sis_id", "email"]
     schools: list[SchoolMatchKey] = ["source_id", "sis_id", "name"]
     sections: list[Literal["source_id", "sis_id"]] = ["source_id", "sis_id"]
 
-    @field_validator("students", "educators", "schools", "sections")
+    @field_validator("students", "educators", "guardians", "schools", "sections")
     @classmethod
     def _non_empty_unique(cls, keys: list[str]) -> list[str]:
         if not keys:
@@ -60,6 +62,8 @@ SectionField = Literal["sis_id", "name", "school", "course", "term"]
 class RequiredFields(_Strict):
     students: list[UserField] = ["sis_id", "first_name", "last_name", "grade"]
     educators: list[UserField] = ["first_name", "last_name", "email"]
+    # Clever keeps a contact's whole name in last_name; guardians have no birth date or grade
+    guardians: list[UserField] = ["last_name"]
     sections: list[SectionField] = ["name"]
 
 
@@ -206,7 +210,8 @@ class DistrictConfig(_Strict):
         if id_fields and self.student_id_field not in ("sis_id", id_fields[0]):
             raise ValueError(f"field_mapping maps {id_fields[0]} to sis_id but student_id_field "
                              f"is {self.student_id_field}")
-        required = {*self.required_fields.students, *self.required_fields.educators}
+        required = {*self.required_fields.students, *self.required_fields.educators,
+                    *self.required_fields.guardians}
         dropped = sorted(k for k, v in self.field_mapping.items()
                          if v == "not_imported" and k in required)
         if dropped:

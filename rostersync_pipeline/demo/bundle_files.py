@@ -103,13 +103,31 @@ EXPORTS: dict[str, str] = {
         select sourcedId, {_NO_STATUS}, 'true' as enabledUser, orgSourcedIds, role, username,
             null::varchar as userIds, givenName, familyName, null::varchar as middleName,
             identifier, email, null::varchar as sms, null::varchar as phone,
-            null::varchar as agentSourcedIds, grades, null::varchar as password
+            agentSourcedIds, grades, null::varchar as password
         from (
             select 0 as ord_kind, student.i as ord, student.source_id as sourcedId,
                 school.source_id as orgSourcedIds, 'student' as role, student.username,
                 student.given_name as givenName, student.family_name as familyName,
-                student.identifier, student.email, student.grade as grades
+                student.identifier, student.email, student.grade as grades,
+                null::varchar as agentSourcedIds
             from student join school on school.j = student.j
+            union all
+            -- every fourth student's parent, also the parent of the next student of the school
+            -- (siblings share one guardian)
+            select 2, student.i,
+                fake_uuid(mix($seed, 'guardian', student.i), mix(student.i, 'guardian', $seed)),
+                school.source_id, 'parent', null,
+                pick(lists.first_names, mix($seed, 'guardian-name', student.i)),
+                student.base_family_name, 'G' || (1000000 + student.i)::varchar,
+                lower(pick(lists.first_names, mix($seed, 'guardian-name', student.i)) || '.'
+                    || student.base_family_name) || (1000000 + student.i)::varchar
+                    || '@family.example.org',
+                null, student.source_id || coalesce(',' || sibling.source_id, '')
+            from student
+            join school on school.j = student.j
+            left join student as sibling on sibling.i = student.i + $n_schools
+            cross join lists
+            where student.r % 4 = 0
             union all
             -- the first teacher also works in the next school (a teacher in two schools)
             select 1, teacher.t, teacher.source_id,
@@ -117,7 +135,7 @@ EXPORTS: dict[str, str] = {
                     select other.source_id from school as other where other.j = 1
                 ) end, ''),
                 'teacher', teacher.username, teacher.given_name, teacher.family_name,
-                teacher.identifier, teacher.email, null
+                teacher.identifier, teacher.email, null, null
             from teacher join school on school.j = teacher.j
         ) order by ord_kind, ord
     """,
@@ -154,10 +172,12 @@ def counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
             (select count(*) from school),
             (select count(*) from section),
             (select count(*) from course),
-            (select count(*) from session)
+            (select count(*) from session),
+            (select count(*) from student where r % 4 = 0)
         """
     ).fetchall()[0]
-    keys = ("students", "teachers", "schools", "sections", "courses", "academic_sessions")
+    keys = ("students", "teachers", "schools", "sections", "courses", "academic_sessions",
+            "guardians")
     return dict(zip(keys, (int(v) for v in row), strict=True))
 
 

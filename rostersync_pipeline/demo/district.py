@@ -106,6 +106,7 @@ class BundleStats:
     night: int
     students: int
     teachers: int
+    guardians: int
     schools: int
     sections: int
     courses: int
@@ -193,6 +194,7 @@ def write_oneroster_bundle(
         night=night,
         students=counts["students"],
         teachers=counts["teachers"],
+        guardians=counts["guardians"],
         schools=counts["schools"],
         sections=counts["sections"],
         courses=counts["courses"],

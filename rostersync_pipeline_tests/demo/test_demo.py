@@ -62,3 +62,25 @@ def test_demo_prints_counts_codes_and_where_things_are(demo: tuple[Path, str]) -
             ("demo-district", "applied")]
     finally:
         con.close()
+
+
+def test_the_demo_roster_holds_guardians_and_a_teacher_in_two_schools(
+    demo: tuple[Path, str],
+) -> None:
+    warehouse, _ = demo
+    with district_connection(warehouse, "demo-district") as con:
+        guardians, shared = con.execute("""
+            select count(distinct l.guardian_app_id),
+                count(*) filter (where l.guardian_app_id in (
+                    select guardian_app_id from roster.guardian_relationships
+                    group by all having count(*) = 2))
+            from roster.guardian_relationships as l
+            join roster.users as g on g.app_id = l.guardian_app_id and g.role = 'guardian'
+            join roster.users as s on s.app_id = l.student_app_id and s.role = 'student'
+            where l.status = 'active'""").fetchone()
+        assert guardians > 50 and shared > 20
+        assert con.execute("""
+            select count(*) from (
+                select user_app_id from roster.user_schools where status = 'active'
+                group by all having count(*) = 2 and count(*) filter (where is_primary) = 1)
+            """).fetchone() == (1,)

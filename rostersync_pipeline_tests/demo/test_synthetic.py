@@ -126,6 +126,15 @@ def test_every_reference_points_at_an_existing_record(nights):
         # one teacher works in two schools (the first listed is her primary)
         assert _one(con, "select count(*) from b_users where orgSourcedIds like '%,%' "
                          "and role = 'teacher'") == (1,)
+        # parents: every one names students of the bundle; some are shared by two siblings
+        assert _one(con, """
+            select count(*) filter (where s.sourcedId is null), count(distinct p.sourcedId),
+                count(*) filter (where s.orgSourcedIds <> p.orgSourcedIds)
+            from b_users as p, unnest(string_split(p.agentSourcedIds, ',')) as a(student_id)
+            left join b_users as s on s.sourcedId = a.student_id and s.role = 'student'
+            where p.role = 'parent'""") == (0, stats.guardians, 0)
+        assert _one(con, "select count(*) > 0 from b_users where role = 'parent' "
+                         "and agentSourcedIds like '%,%'") == (True,)
         duplicates = _one(con, """
             select
                 (select count(*) - count(distinct sourcedId) from b_users),
@@ -146,7 +155,10 @@ def test_bundle_lands_without_fetch_problems(nights, tmp_path):
     result = land_bundle(con, nights[0].out_dir, run_id="run-1", work_dir=tmp_path / "work")
     assert result.problems == []
     assert set(result.entity_modes.values()) == {"bulk"}
-    assert result.row_counts["users"] == nights[0].students + nights[0].teachers
+    assert result.row_counts["users"] == (nights[0].students + nights[0].teachers
+                                          + nights[0].guardians)
+    assert nights[0].guardians == sum(1 for i in range(nights[0].students)
+                                      if (i // nights[0].schools) % 4 == 0)
     assert result.row_counts["enrollments"] == nights[0].enrollments
 
 

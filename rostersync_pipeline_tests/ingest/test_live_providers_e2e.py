@@ -143,7 +143,8 @@ def test_clever_demo_district_synced_end_to_end(clever_synced) -> None:
 
 def test_clever_contacts_are_guardians_with_their_student_relationships(clever_synced) -> None:
     """The sample's 1002 contacts (two with two students) as guardians, each relationship as
-    Clever sends it; none of them a user of the roster."""
+    Clever sends it; in the roster as guardians linked to their students, never as students or
+    educators."""
     district, run_id = clever_synced
     users = [u["data"] for u in json.loads((CLEVER_DEMO_DIR / "users.json").read_text())["data"]]
     students = {u["id"] for u in users if "student" in u["roles"]}
@@ -156,9 +157,20 @@ def test_clever_contacts_are_guardians_with_their_student_relationships(clever_s
     assert set(district.query(
         "select guardian_source_id, student_source_id, relationship "
         "from core.guardian_relationships")) == expected
-    assert district.scalar(
-        "select count(*) from roster.users where source_id in "
-        "(select user_source_id from core.guardians)") == 0
+    # a relationship waits with a student the sample's errors keep out of the roster
+    imported = {s for (s,) in district.query(
+        "select source_id from roster.users where role = 'student'")}
+    assert len(imported) > 0.9 * len(students)
+    assert district.query(
+        "select role, count(*) from roster.users where source_id in "
+        "(select user_source_id from core.guardians) group by all") == [("guardian", 1002)]
+    assert set(district.query(
+        "select g.source_id, s.source_id, l.relationship "
+        "from roster.guardian_relationships as l "
+        "join roster.users as g on g.app_id = l.guardian_app_id "
+        "join roster.users as s on s.app_id = l.student_app_id "
+        "where l.status = 'active' and s.role = 'student'")) == {
+        (g, s, r) for g, s, r in expected if s in imported}
     # the full name is in name.last, as Clever documents
     assert district.query("select last_name from core.guardians "
                           "where user_source_id = '603ebb2bb452fb006c7639cd'") == [

@@ -1,6 +1,6 @@
 """Guardians (#13 point 1, core): OneRoster parents / guardians / relatives land in
 ``core.guardians`` with their students in ``core.guardian_relationships``, never in ``core.users``
-or the app's roster; a relationship to someone not in the landing is RELATIONSHIP_NOT_FOUND.
+(the app's roster: ``apply/test_guardian_roster.py``); a relationship to someone not in the landing is RELATIONSHIP_NOT_FOUND.
 Clever CSV contacts (``students.csv``'s ``Contact_*`` columns) likewise; Clever API contacts,
 from the real Clever sample: ``ingest/test_live_providers_e2e.py``."""
 
@@ -59,11 +59,14 @@ def test_parents_are_guardians_related_to_their_students_from_either_side(tmp_pa
         "select guardian_source_id, student_source_id, relationship "
         "from core.guardian_relationships order by 1, 2") == [
         ("g1", "s1", None), ("g1", "s2", None), ("g2", "s3", None)]
-    # guardians are neither incoming users nor app users
+    # guardians are not core.users (never matched to a student or an educator); the app holds
+    # them as users of role guardian, linked to their students (apply/test_guardian_roster.py)
     assert district.query("select count(*) from core.users where user_source_id like 'g%'") == [
         (0,)]
-    assert district.query("select count(*) from roster.users where source_id like 'g%'") == [(0,)]
-    assert district.query("select count(*) from roster.users where status = 'active'") == [(5,)]
+    assert district.query("select source_id from roster.users where role = 'guardian' "
+                          "order by 1") == [("g1",), ("g2",), ("g3",)]
+    assert district.query("select count(*) from roster.users where status = 'active'") == [(8,)]
+    assert district.query("select count(*) from roster.guardian_relationships") == [(3,)]
 
     errors = {(e["record_type"], e["source_id"], e["field"], e["error_value"], e["source_file"])
               for e in district.errors(outcome.run_id, "RELATIONSHIP_NOT_FOUND")}
@@ -109,5 +112,9 @@ def test_clever_csv_contacts_are_guardians_with_their_relationship(tmp_path: Pat
         "from core.guardian_relationships as r join core.guardians as g "
         "on g.user_source_id = r.guardian_source_id order by 1, 2") == [
         ("P1", "1001", "Mother"), ("P1", "1002", "Mother"), ("uncle", "1002", "Uncle")]
-    assert sorted(district.users()) == ["1001", "1002", "1003"]
+    assert district.query("select source_id from roster.users where role = 'student' "
+                          "order by 1") == [("1001",), ("1002",), ("1003",)]
+    assert district.query("select sis_id, last_name from roster.users where role = 'guardian' "
+                          "order by 1") == [("P1", "Jo Doe"), (None, "Al Doe")]
+    assert district.scalar("select count(*) from roster.guardian_relationships") == 3
     assert district.errors(outcome.run_id) == []

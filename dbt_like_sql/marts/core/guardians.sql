@@ -10,6 +10,7 @@ with settings as (
 final as (
     select
         users.user_source_id,
+        coalesce(users.source_roles, []::varchar[]) as roles,
         case when not list_contains(settings.not_imported, 'sis_id') then users.sis_id end
             as sis_id,
         case when not list_contains(settings.not_imported, 'email')

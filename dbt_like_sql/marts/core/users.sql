@@ -35,6 +35,7 @@ final as (
     select
         users.user_source_id,
         users.role,
+        coalesce(users.source_roles, []::varchar[]) as roles,
         case
             when list_contains(settings.not_imported, 'sis_id') then null
             when users.role <> 'student' or settings.student_id_field = 'sis_id'

@@ -21,7 +21,15 @@ api_users as (
             when json_exists(data, '$.roles.staff') then 'staff'
             when json_exists(data, '$.roles.district_admin') then 'district_admin'
             when json_exists(data, '$.roles.contact') then 'contact'
-        end as clever_role
+        end as clever_role,
+        -- every Clever role the user holds, in the same order
+        list_filter([
+            case when json_exists(data, '$.roles.student') then 'student' end,
+            case when json_exists(data, '$.roles.teacher') then 'teacher' end,
+            case when json_exists(data, '$.roles.staff') then 'staff' end,
+            case when json_exists(data, '$.roles.district_admin') then 'district_admin' end,
+            case when json_exists(data, '$.roles.contact') then 'contact' end
+        ], lambda r: r is not null) as source_roles
     from raw.clever_users
 ),
 
@@ -84,6 +92,7 @@ api_users_final as (
             when 'contact' then 'guardian'
             else 'other'
         end as role,
+        source_roles,
         nullif(trim(role_data ->> '$.sis_id'), '') as sis_id,
         nullif(trim(role_data ->> '$.state_id'), '') as state_id,
         nullif(trim(role_data ->> '$.student_number'), '') as student_number,
@@ -153,7 +162,8 @@ api_users_final as (
 
 csv_people as (
     select
-        "Student_id" as person_id, 'student' as role, "School_id" as school_id,
+        "Student_id" as person_id, 'student' as role, 'student' as source_role,
+        "School_id" as school_id,
         "Student_id" as sis_id, "State_id" as state_id, "Student_number" as student_number,
         "Student_email" as email, "Username" as username, "First_name" as first_name,
         "Middle_name" as middle_name, "Last_name" as last_name, "DOB" as dob,
@@ -163,7 +173,8 @@ csv_people as (
     from raw.clever_csv_students
     union all by name
     select
-        "Teacher_id" as person_id, 'educator' as role, "School_id" as school_id,
+        "Teacher_id" as person_id, 'educator' as role, 'teacher' as source_role,
+        "School_id" as school_id,
         "Teacher_id" as sis_id, "State_teacher_id" as state_id, null as student_number,
         "Teacher_email" as email, "Username" as username, "First_name" as first_name,
         "Middle_name" as middle_name, "Last_name" as last_name, null as dob,
@@ -172,7 +183,8 @@ csv_people as (
     from raw.clever_csv_teachers
     union all by name
     select
-        "Staff_id" as person_id, 'other' as role, "School_id" as school_id,
+        "Staff_id" as person_id, 'other' as role, 'staff' as source_role,
+        "School_id" as school_id,
         "Staff_id" as sis_id, null as state_id, null as student_number,
         "Staff_email" as email, "Username" as username, "First_name" as first_name,
         null as middle_name, "Last_name" as last_name, null as dob,
@@ -185,6 +197,7 @@ csv_trimmed as (
     select
         nullif(trim(person_id), '') as user_source_id,
         role,
+        source_role,
         nullif(trim(school_id), '') as school_id,
         nullif(trim(sis_id), '') as sis_id,
         nullif(trim(state_id), '') as state_id,
@@ -211,7 +224,8 @@ csv_users_grouped as (
     -- on each: one user. Rows of one person that differ in anything but the school stay apart
     -- (DUPLICATE_SOURCE_ID downstream), each at its first row.
     select
-        user_source_id, role, sis_id, state_id, student_number, email, username, first_name,
+        user_source_id, role, source_role, sis_id, state_id, student_number, email, username,
+        first_name,
         middle_name, last_name, dob, grade_raw, ell, frl, iep, section_504, gifted,
         list(school_id order by _source_row) filter (where school_id is not null)
             as schools_in_order,
@@ -238,6 +252,7 @@ csv_users_final as (
     select
         user_source_id,
         role,
+        [source_role] as source_roles,
         sis_id,
         state_id,
         student_number,
@@ -307,6 +322,7 @@ csv_contacts_final as (
     select
         user_source_id,
         'guardian' as role,
+        ['contact'] as source_roles,
         arg_min(sis_id, _source_row) as sis_id,
         null::varchar as state_id,
         null::varchar as student_number,
@@ -343,6 +359,7 @@ final as (
 select
     user_source_id,
     role,
+    source_roles,
     sis_id,
     state_id,
     student_number,

@@ -76,6 +76,7 @@ final as (
             when role_text in ('guardian', 'parent', 'contact') then 'guardian'
             else 'other'
         end as role,
+        case when role_text <> '' then [role_text] else []::varchar[] end as source_roles,
         user_source_id as sis_id,
         state_id,
         student_number,

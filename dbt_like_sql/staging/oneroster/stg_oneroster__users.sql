@@ -2,7 +2,9 @@
 -- student -> student; teacher, aide, proctor, administrator, siteAdministrator, principal ->
 -- educator; guardian, parent, relative -> guardian; districtAdministrator,
 -- systemAdministrator, counselor -> other (not imported); any other role is an invalid value
--- (role 'other'). enabledUser = false makes the user deleted at the source, like tobedeleted.
+-- (role 'other'). source_roles: every role word the source gives the user, lower-cased, the
+-- users.csv role or the primary roles first (1.2: a teacher who is also an administrator has
+-- both). enabledUser = false makes the user deleted at the source, like tobedeleted.
 with users as (
     select * from raw.oneroster_users
 ),
@@ -39,6 +41,11 @@ roles as (
         count(distinct role_text)
             filter (where role_type = 'primary' and not coalesce(status_read.is_deleted, false))
             as primary_roles,
+        -- every role the user holds (lower-cased), the primary ones first
+        rs_distinct_in_order(coalesce(
+            list(role_text order by role_type <> 'primary', _source_row)
+                filter (where not coalesce(status_read.is_deleted, false) and role_text <> ''),
+            []::varchar[])) as role_texts,
         string_agg(distinct role, ' | ' order by role)
             filter (where role_type = 'primary' and not coalesce(status_read.is_deleted, false))
             as primary_role_list,
@@ -180,6 +187,10 @@ typed as (
         case when nullif(trim(users.role), '') is not null then users._source_row
             else roles.role_row end as role_row,
         nullif(trim(users.role), '') is null and roles.primary_roles > 1 as has_several_roles,
+        rs_distinct_in_order(list_concat(
+            case when nullif(trim(users.role), '') is not null
+                then [lower(trim(users.role))] else []::varchar[] end,
+            coalesce(roles.role_texts, []::varchar[]))) as source_roles,
         roles.primary_role_list,
         coalesce(nullif(trim(users.identifier), ''), users.sourcedId) as sis_id,
         nullif(trim(users.email), '') as email,
@@ -250,6 +261,7 @@ final as (
             when source_role in ('guardian', 'parent', 'relative') then 'guardian'
             else 'other'
         end as role,
+        source_roles,
         sis_id,
         state_id,
         student_number,

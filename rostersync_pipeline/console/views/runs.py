@@ -24,8 +24,8 @@ from rostersync_pipeline.lib.report.run_record import (
 )
 
 RUNS_PER_PAGE = 25
-ENTITIES = ("schools", "terms", "courses", "students", "educators", "user_schools", "sections",
-            "enrollments")
+ENTITIES = ("schools", "terms", "courses", "students", "educators", "guardians", "user_schools",
+            "guardian_relationships", "sections", "enrollments")
 ACTIONS = ("create", "update", "reactivate", "deactivate", "unchanged")
 
 

@@ -77,9 +77,9 @@ COURSE_STEPS = (
 USER_STEPS = (
     """insert into roster.users (app_id, role, source_id, sis_id, state_id, student_number, email,
         username, first_name, middle_name, last_name, birth_date, grade, school_app_id, programs,
-        status, origin, created_run_id, updated_run_id)
+        roles, status, origin, created_run_id, updated_run_id)
     select app_id, role, source_id, sis_id, state_id, student_number, email, username,
-        first_name, middle_name, last_name, birth_date, grade, school_app_id, programs,
+        first_name, middle_name, last_name, birth_date, grade, school_app_id, programs, roles,
         'active', 'sync', $run_id, $run_id
     from {plan_users} where action = 'create'""",
     """update roster.users as r set
@@ -96,6 +96,7 @@ USER_STEPS = (
         grade = coalesce(p.grade, r.grade),
         school_app_id = coalesce(p.school_app_id, r.school_app_id),
         programs = case when len(p.programs) > 0 then p.programs else r.programs end,
+        roles = case when len(p.roles) > 0 then p.roles else r.roles end,
         status = 'active',
         updated_run_id = $run_id
     from {plan_users} as p
@@ -115,6 +116,20 @@ USER_SCHOOL_STEPS = (
         status = case when p.action = 'deactivate' then 'inactive' else 'active' end,
         updated_run_id = $run_id
     from {plan_user_schools} as p
+    where p.app_id = r.app_id and p.action in ('update', 'reactivate', 'deactivate')""",
+)
+
+GUARDIAN_RELATIONSHIP_STEPS = (
+    """insert into roster.guardian_relationships (app_id, guardian_app_id, student_app_id,
+        relationship, status, origin, created_run_id, updated_run_id)
+    select app_id, guardian_app_id, student_app_id, relationship, 'active', 'sync', $run_id,
+        $run_id
+    from {plan_guardian_relationships} where action = 'create'""",
+    """update roster.guardian_relationships as r set
+        relationship = coalesce(p.relationship, r.relationship),
+        status = case when p.action = 'deactivate' then 'inactive' else 'active' end,
+        updated_run_id = $run_id
+    from {plan_guardian_relationships} as p
     where p.app_id = r.app_id and p.action in ('update', 'reactivate', 'deactivate')""",
 )
 
@@ -198,6 +213,12 @@ def apply_user_schools(
     _run_steps(con, USER_SCHOOL_STEPS, run_id, tables)
 
 
+def apply_guardian_relationships(
+    con: duckdb.DuckDBPyConnection, run_id: str, tables: PlanTables = CURRENT_PLAN
+) -> None:
+    _run_steps(con, GUARDIAN_RELATIONSHIP_STEPS, run_id, tables)
+
+
 def apply_sections(
     con: duckdb.DuckDBPyConnection, run_id: str, tables: PlanTables = CURRENT_PLAN
 ) -> None:
@@ -222,6 +243,7 @@ def apply_roster_steps(
     apply_courses(con, run_id, *extra)
     apply_users(con, run_id, *extra)
     apply_user_schools(con, run_id, *extra)
+    apply_guardian_relationships(con, run_id, *extra)
     apply_sections(con, run_id, *extra)
     apply_enrollments(con, run_id, *extra)
 

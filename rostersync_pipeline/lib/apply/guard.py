@@ -27,6 +27,8 @@ ROSTER_ENTITY_SQL = """
 select role || 's' as entity, count(*) from roster.users where status = 'active' group by all
 union all select 'sections', count(*) from roster.sections where status = 'active'
 union all select 'user_schools', count(*) from roster.user_schools where status = 'active'
+union all select 'guardian_relationships', count(*) from roster.guardian_relationships
+    where status = 'active'
 union all select 'terms', count(*) from roster.terms where status = 'active'
 union all select 'courses', count(*) from roster.courses where status = 'active'
 union all select 'enrollments', count(*) from roster.enrollments where status = 'active'
@@ -65,13 +67,15 @@ def plan_counts(
     ``max_id_change_pct`` instead), and links follow the terms and courses they point at (whose
     own creates and deactivations are guarded; the first run that keeps terms and courses
     links every section), and so does a change of primary teacher or school alone (the first
-    run that keeps ``is_primary`` on enrollments sets it on every teacher's)."""
+    run that keeps ``is_primary`` on enrollments sets it on every teacher's), and so does a change
+    of the list of source roles alone (the first run that keeps ``roles`` fills in every user's).
+    """
     counts: dict[str, dict[str, int]] = {}
     rows = con.execute(
         "select entity, action, count(*) from sync.sync_plan "
         "where ? or not (action = 'update' "
-        "and list_has_all(['source_id', 'term_app_id', 'course_app_id', 'is_primary'], "
-        "changed_fields)) "
+        "and list_has_all(['source_id', 'term_app_id', 'course_app_id', 'is_primary', "
+        "'roles'], changed_fields)) "
         "group by all order by all",
         [source_id_refreshes],
     ).fetchall()

@@ -41,10 +41,16 @@ SOURCE_ID_SQL = {
     "courses": "select app_id, source_id from roster.courses where app_id in ?",
     "students": "select app_id, source_id from roster.users where app_id in ?",
     "educators": "select app_id, source_id from roster.users where app_id in ?",
+    "guardians": "select app_id, source_id from roster.users where app_id in ?",
     "sections": "select app_id, source_id from roster.sections where app_id in ?",
     "user_schools": "select l.app_id, u.source_id || '@' || s.source_id from roster.user_schools "
                     "as l join roster.users as u on u.app_id = l.user_app_id "
                     "join roster.schools as s on s.app_id = l.school_app_id where l.app_id in ?",
+    "guardian_relationships": "select l.app_id, g.source_id || '@' || s.source_id "
+                              "from roster.guardian_relationships as l "
+                              "join roster.users as g on g.app_id = l.guardian_app_id "
+                              "join roster.users as s on s.app_id = l.student_app_id "
+                              "where l.app_id in ?",
     "enrollments": "select app_id, source_id from roster.enrollments where app_id in ?",
 }
 

@@ -11,6 +11,7 @@ CURRENT_PLAN: PlanTables = {
     "plan_courses": "sync.plan_courses",
     "plan_users": "sync.plan_users",
     "plan_user_schools": "sync.plan_user_schools",
+    "plan_guardian_relationships": "sync.plan_guardian_relationships",
     "plan_sections": "sync.plan_sections",
     "plan_enrollments": "sync.plan_enrollments",
     "sync_plan": "sync.sync_plan",

@@ -28,6 +28,7 @@ select entity, action, count(*) from (
     union all select entity, action from {plan_courses}
     union all select entity, action from {plan_users}
     union all select entity, action from {plan_user_schools}
+    union all select entity, action from {plan_guardian_relationships}
     union all select entity, action from {plan_sections}
     union all select entity, action from {plan_enrollments}
 ) group by all order by all

@@ -40,6 +40,8 @@ PUBLISHED = {
             select role || 's' as entity, status from roster.users
             union all select 'schools', status from roster.schools
             union all select 'user_schools', status from roster.user_schools
+            union all select 'guardian_relationships', status
+                from roster.guardian_relationships
             union all select 'terms', status from roster.terms
             union all select 'courses', status from roster.courses
             union all select 'sections', status from roster.sections

@@ -19,8 +19,8 @@ DEFAULT_MEMORY_LIMIT = "4GB"
 SCHEMAS = ("raw", "config", "staging", "intermediate", "core", "sync", "roster")
 # The app's roster tables, in the order a plan is applied (a record's references first); each
 # has a roster.<table>_history of its versions (lib/apply/history.py).
-ENTITY_TABLES = ("schools", "terms", "courses", "users", "user_schools", "sections",
-                 "enrollments")
+ENTITY_TABLES = ("schools", "terms", "courses", "users", "user_schools",
+                 "guardian_relationships", "sections", "enrollments")
 
 ROSTER_DDL = """
 create table if not exists roster.schools (
@@ -55,7 +55,8 @@ create table if not exists roster.users (
     origin varchar not null default 'sync',
     app_notes varchar,
     created_run_id varchar,
-    updated_run_id varchar
+    updated_run_id varchar,
+    roles varchar[]
 );
 create table if not exists roster.terms (
     app_id bigint not null,
@@ -88,6 +89,16 @@ create table if not exists roster.user_schools (
     user_app_id bigint not null,
     school_app_id bigint not null,
     is_primary boolean not null,
+    status varchar not null default 'active',
+    origin varchar not null default 'sync',
+    created_run_id varchar,
+    updated_run_id varchar
+);
+create table if not exists roster.guardian_relationships (
+    app_id bigint not null,
+    guardian_app_id bigint not null,
+    student_app_id bigint not null,
+    relationship varchar,
     status varchar not null default 'active',
     origin varchar not null default 'sync',
     created_run_id varchar,
@@ -238,6 +249,8 @@ alter table roster.sections_history add column if not exists term_app_id bigint;
 alter table roster.sections_history add column if not exists course_app_id bigint;
 alter table roster.enrollments add column if not exists is_primary boolean;
 alter table roster.enrollments_history add column if not exists is_primary boolean;
+alter table roster.users add column if not exists roles varchar[];
+alter table roster.users_history add column if not exists roles varchar[];
 """
 
 

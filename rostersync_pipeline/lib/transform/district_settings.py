@@ -28,6 +28,7 @@ def write_settings(con: duckdb.DuckDBPyConnection, config: DistrictConfig) -> No
         for entity, entity_keys in (
             ("students", keys.students),
             ("educators", keys.educators),
+            ("guardians", keys.guardians),
             ("schools", keys.schools),
             ("sections", keys.sections),
         )
@@ -40,6 +41,7 @@ def write_settings(con: duckdb.DuckDBPyConnection, config: DistrictConfig) -> No
         for entity, fields in (
             ("students", required.students),
             ("educators", required.educators),
+            ("guardians", required.guardians),
             ("sections", required.sections),
         )
         for field in fields

@@ -9,7 +9,7 @@ with repeated as (
     union all
     select
         'users',
-        case when role in ('student', 'educator') then role else 'user' end,
+        case when role in ('student', 'educator', 'guardian') then role else 'user' end,
         user_source_id,
         conflicting_copies
     from intermediate.int_users_unioned

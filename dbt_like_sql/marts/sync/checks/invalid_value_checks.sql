@@ -55,12 +55,12 @@ landed as (
 
     select
         'users',
-        case when role in ('student', 'educator') then role else 'user' end,
+        case when role in ('student', 'educator', 'guardian') then role else 'user' end,
         user_source_id,
         invalid_values
     from intermediate.int_users_unioned
     where not is_deleted
-        and (role in ('student', 'educator')
+        and (role in ('student', 'educator', 'guardian')
             or list_contains(list_transform(invalid_values, lambda p: p.field), 'role'))
 
     union all

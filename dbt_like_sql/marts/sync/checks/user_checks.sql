@@ -1,12 +1,16 @@
--- One row per problem with an incoming student or educator, or with a landed user whose role
+-- One row per problem with an incoming student, educator or guardian, or with a landed user whose
+-- role
 -- could not be read (record_type 'user'). blocks_import: the record is not imported (most
 -- codes). Not blocking: INVALID_PROGRAM_NAME (the record imports without that program),
 -- MULTIPLE_GRADES (the first grade is stored), INVALID_VALUE of a descriptive field (the
 -- record imports without it). POSSIBLE_DUPLICATE rows appear only under
 -- alerts.open_alert_policy 'hold' (the record waits for a decision); under 'create' the alert
--- stays in sync.match_alerts only.
+-- stays in sync.match_alerts only. Guardians are a login namespace of their own: an email or
+-- username is a duplicate among guardians, or among students and educators, so a teacher who is
+-- also a parent with the same email is imported twice (an educator and a guardian), and neither
+-- blocks the other.
 with users as (
-    select * from core.users
+    select * from intermediate.int_people
 ),
 
 landed_users as (
@@ -15,7 +19,7 @@ landed_users as (
 ),
 
 matches as (
-    select * from sync.matches where entity in ('students', 'educators')
+    select * from sync.matches where entity in ('students', 'educators', 'guardians')
 ),
 
 roster_users as (
@@ -118,7 +122,9 @@ email_held_by_app_record as (
         min(roster_users.app_id) as app_id,
         'email already belongs to another app record' as message
     from live_users
-    join roster_users on lower(trim(roster_users.email)) = live_users.email
+    join roster_users
+        on lower(trim(roster_users.email)) = live_users.email
+        and (roster_users.role = 'guardian') = (live_users.role = 'guardian')
     where roster_users.app_id is distinct from live_users.matched_app_id
     group by all
 ),
@@ -130,10 +136,11 @@ email_shared_in_source as (
         'email' as field,
         email as error_value,
         null::bigint as app_id,
-        'email is used by ' || count(*) over (partition by email) || ' incoming records' as message
+        'email is used by ' || count(*) over (partition by email, role = 'guardian')
+            || ' incoming records' as message
     from live_users
     where email is not null
-    qualify count(*) over (partition by email) > 1
+    qualify count(*) over (partition by email, role = 'guardian') > 1
 ),
 
 username_held_by_app_record as (
@@ -145,7 +152,9 @@ username_held_by_app_record as (
         min(roster_users.app_id) as app_id,
         'username already belongs to another app record' as message
     from live_users
-    join roster_users on lower(trim(roster_users.username)) = lower(trim(live_users.username))
+    join roster_users
+        on lower(trim(roster_users.username)) = lower(trim(live_users.username))
+        and (roster_users.role = 'guardian') = (live_users.role = 'guardian')
     where roster_users.app_id is distinct from live_users.matched_app_id
     group by all
 ),
@@ -157,11 +166,12 @@ username_shared_in_source as (
         'username' as field,
         username as error_value,
         null::bigint as app_id,
-        'username is used by ' || count(*) over (partition by lower(trim(username)))
+        'username is used by '
+            || count(*) over (partition by lower(trim(username)), role = 'guardian')
             || ' incoming records' as message
     from live_users
     where username is not null
-    qualify count(*) over (partition by lower(trim(username))) > 1
+    qualify count(*) over (partition by lower(trim(username)), role = 'guardian') > 1
 ),
 
 same_app_record as (

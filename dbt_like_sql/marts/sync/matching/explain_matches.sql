@@ -1,21 +1,21 @@
--- For analysts: how each incoming student or educator was matched. One row per incoming record
+-- For analysts: how each incoming student, educator or guardian was matched. One row per incoming record
 -- and configured match key, in the district's order: the key's value, the app records it found,
 -- whether it decided; with the record's outcome, possible-duplicate alerts and error codes.
 -- `rostersync explain DISTRICT KEY` reads this view (plus roster.change_log for the history).
 with match_keys as (
-    select * from config.match_keys where entity in ('students', 'educators')
+    select * from config.match_keys where entity in ('students', 'educators', 'guardians')
 ),
 
 incoming_keys as (
-    select * from intermediate.int_match_keys_incoming where entity in ('students', 'educators')
+    select * from intermediate.int_match_keys_incoming where entity in ('students', 'educators', 'guardians')
 ),
 
 roster_keys as (
-    select * from intermediate.int_match_keys_roster where entity in ('students', 'educators')
+    select * from intermediate.int_match_keys_roster where entity in ('students', 'educators', 'guardians')
 ),
 
 matches as (
-    select * from sync.matches where entity in ('students', 'educators')
+    select * from sync.matches where entity in ('students', 'educators', 'guardians')
 ),
 
 keys_tried as (

@@ -1,4 +1,6 @@
--- Every incoming school, student, educator and section -> the app record it matches, or new.
+-- Every incoming school, student, educator, guardian and section -> the app record it
+-- matches, or new. Keys are compared within an entity: a guardian never matches a student or
+-- an educator.
 -- The first match key (in the district's order) that finds any app record decides:
 -- exactly one app record -> matched; several -> ambiguous (EXACT_MATCH_MULTIPLE).
 -- A recorded decision (roster.match_decisions, "match to app record X") is consulted first and

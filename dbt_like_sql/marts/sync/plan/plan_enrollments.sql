@@ -115,7 +115,7 @@ held_users as (
     select matches.app_id
     from sync.matches as matches
     anti join plan_users on plan_users.source_id = matches.source_id
-    where matches.entity in ('students', 'educators') and matches.app_id is not null
+    where matches.entity in ('students', 'educators', 'guardians') and matches.app_id is not null
     union
     select app_id from sync.user_checks where app_id is not null and blocks_import
 ),

@@ -1,12 +1,12 @@
--- One row per incoming student or educator that can be imported, with its action, plus one
+-- One row per incoming student, educator or guardian that can be imported, with its action, plus one
 -- row per app record that a complete bulk landing no longer lists (deactivate).
 -- Synced fields are owned by the source, but an empty incoming value never blanks a stored one.
 with users as (
-    select * from core.users
+    select * from intermediate.int_people
 ),
 
 matches as (
-    select * from sync.matches where entity in ('students', 'educators')
+    select * from sync.matches where entity in ('students', 'educators', 'guardians')
 ),
 
 blocked as (
@@ -103,7 +103,9 @@ compared as (
                 then 'school_app_id' end,
             case when len(incoming.program_names) > 0
                 and incoming.program_names is distinct from roster_users.programs
-                then 'programs' end
+                then 'programs' end,
+            case when len(incoming.roles) > 0
+                and incoming.roles is distinct from roster_users.roles then 'roles' end
         ], lambda x: x is not null) as changed_fields
     from incoming
     left join roster_users on roster_users.app_id = incoming.matched_app_id
@@ -175,7 +177,8 @@ final as (
         incoming_actions.birth_date,
         incoming_actions.grade_code as grade,
         incoming_actions.school_app_id,
-        incoming_actions.program_names as programs
+        incoming_actions.program_names as programs,
+        incoming_actions.roles
     from incoming_actions
     cross join next_id
     where incoming_actions.action <> 'skip'
@@ -202,7 +205,8 @@ final as (
         missing.birth_date,
         missing.grade,
         missing.school_app_id,
-        missing.programs
+        missing.programs,
+        missing.roles
     from missing
 )
 

@@ -30,6 +30,12 @@ user_schools as (
     where action <> 'unchanged'
 ),
 
+guardian_relationships as (
+    select entity, action, app_id, source_id, changed_fields, matched_rule
+    from sync.plan_guardian_relationships
+    where action <> 'unchanged'
+),
+
 sections as (
     select entity, action, app_id, source_id, changed_fields, matched_rule
     from sync.plan_sections
@@ -54,6 +60,7 @@ final as (
         union all select * from courses
         union all select * from users
         union all select * from user_schools
+        union all select * from guardian_relationships
         union all select * from sections
         union all select * from enrollments
     ) as changes
