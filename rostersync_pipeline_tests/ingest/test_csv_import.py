@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from rostersync_pipeline.config import ConfigError
-from rostersync_pipeline.lib.ingest.providers import fetch_and_land
+from rostersync_pipeline.lib.ingest.providers import fetch_and_land, raw_table_ddl
 from rostersync_pipeline.lib.ingest.providers.base import LandingContext
 from rostersync_pipeline.lib.ingest.providers.csv_import import FIELDS, CsvImportSource
 from rostersync_pipeline.lib.storage.warehouse import ensure_schemas
@@ -241,6 +241,59 @@ def test_the_same_district_as_oneroster_csv_and_as_csv_import_gives_the_same_cor
     assert users["csv_import"] == users["oneroster"]
 
 
+def test_guardians_name_their_students_with_the_relationship_word(tmp_path: Path) -> None:
+    people = [
+        "sis_id,role,school_id,school_name,first_name,last_name,email,grade,related_sis_ids,"
+        "relationship",
+        "1001,student,S1,North Elementary,Ann,Doe,ann@example.org,05,,",
+        "1002,student,S1,North Elementary,Bob,Doe,bob@example.org,05,,",
+        # a student may name its guardian itself
+        "1003,student,S2,South Middle,Cy,Poe,cy@example.org,07,P4,",
+        "T1,teacher,S1,North Elementary,Tess,Teach,tess@example.org,,,",
+        "T1,teacher,S2,South Middle,Tess,Teach,tess@example.org,,,",
+        # an educator has no related people: not followed, the educator is imported
+        "T2,teacher,S2,South Middle,Uma,Ukon,uma@example.org,,1003,Aunt",
+        # one guardian shared by the siblings
+        "P1,guardian,S1,North Elementary,Jo,Doe,jo@example.org,,1001; 1002,Mother",
+        # one guardian on two rows: two schools, a word per student
+        "P2,parent,S1,North Elementary,Al,Doe,al@example.org,,1001,Grandfather",
+        "P2,parent,S2,South Middle,Al,Doe,al@example.org,,1003,Uncle",
+        # ids run together with a space, and an id that is nobody in the file
+        "P3,contact,S2,South Middle,Vi,Poe,vi@example.org,,1003 1002;9999,Guardian",
+        "P4,guardian,S2,South Middle,Mo,Poe,mo@example.org,,,",
+    ]
+    export = write_export(tmp_path / "export", people=people)
+    district = import_district(tmp_path, export, columns={
+        "classes": COLUMNS["classes"], "enrollments": COLUMNS["enrollments"]})
+    outcome = district.sync()
+    assert outcome.status == "applied", outcome.summary
+    with district.delivered(None):
+        guardians = district.query(
+            "select user_source_id, email, first_name, last_name, school_source_ids "
+            "from core.guardians order by 1")
+        relationships = district.query(
+            "select guardian_source_id, student_source_id, relationship "
+            "from core.guardian_relationships order by 1, 2")
+    assert guardians == [("P1", "jo@example.org", "Jo", "Doe", ["S1"]),
+                         ("P2", "al@example.org", "Al", "Doe", ["S1", "S2"]),
+                         ("P3", "vi@example.org", "Vi", "Poe", ["S2"]),
+                         ("P4", "mo@example.org", "Mo", "Poe", ["S2"])]
+    assert relationships == [("P1", "1001", "Mother"), ("P1", "1002", "Mother"),
+                             ("P2", "1001", "Grandfather"), ("P2", "1003", "Uncle"),
+                             ("P4", "1003", None)]
+    errors = {(e["record_type"], e["source_id"], e["error_code"], e["field"], e["error_value"],
+               e["source_file"], e["source_row"]) for e in district.errors(outcome.run_id)}
+    assert errors == {
+        ("guardian", "P3", "INVALID_VALUE", "related_sis_ids", "1003 1002;9999", "people.csv",
+         11),
+        ("guardian", "P3", "RELATIONSHIP_NOT_FOUND", "student", "9999", "people.csv", 11),
+        ("educator", "T2", "INVALID_VALUE", "related_sis_ids", "1003", "people.csv", 7),
+    }, errors
+    # neither problem keeps its person out
+    assert district.query("select source_id from roster.users order by 1") == [
+        ("1001",), ("1002",), ("1003",), ("T1",), ("T2",)]
+
+
 def test_the_bundle_goes_through_the_shared_safety_and_encoding_code(con, tmp_path) -> None:
     export = write_export(tmp_path / "export")
     (export / "people.csv").write_bytes(
@@ -331,6 +384,29 @@ def test_the_downloadable_template_lands_as_is(con, tmp_path) -> None:
         header = (TEMPLATES / f"{name}.csv").read_text(encoding="utf-8").splitlines()[0]
         assert tuple(header.split(",")) == fields, name
     assert result.row_counts["users"] > 0 and result.row_counts["enrollments"] > 0
+
+
+def test_a_raw_table_made_before_the_relationship_fields_gains_them(tmp_path) -> None:
+    connection = duckdb.connect()
+    connection.execute("create schema raw")
+    older = [f for f in FIELDS["people"] if f not in ("related_sis_ids", "relationship")]
+    connection.execute(raw_table_ddl("csv_import_users", tuple(older)))
+    connection.execute("insert into raw.csv_import_users (sis_id, role) values ('1001', 'student')")
+    ensure_schemas(connection)
+    columns = [row[0] for row in connection.execute(
+        "select column_name from information_schema.columns where table_schema = 'raw' "
+        "and table_name = 'csv_import_users' order by ordinal_position").fetchall()]
+    assert columns[-2:] == ["related_sis_ids", "relationship"]
+    assert connection.execute("select sis_id, related_sis_ids from raw.csv_import_users"
+                              ).fetchall() == [("1001", None)]
+    bundle = tmp_path / "template"
+    shutil.copytree(TEMPLATES, bundle)
+    result = land(connection, bundle, tmp_path / "work")
+    assert result.complete, [p.describe() for p in result.problems]
+    assert connection.execute(
+        "select related_sis_ids, relationship from raw.csv_import_users where sis_id = 'P-9002'"
+    ).fetchall() == [("1002;2001", "Guardian")]
+    connection.close()
 
 
 def test_the_example_in_providers_md_is_a_valid_source_and_maps_the_export_above() -> None:

@@ -30,6 +30,8 @@ with field_policy as (
         ('users', 'iep_status', false, 'the person is imported without the IEP program'),
         ('users', 'section_504_status', false, 'the person is imported without the 504 program'),
         ('users', 'gifted_status', false, 'the person is imported without the Gifted program'),
+        ('users', 'related_sis_ids', false, 'the person is imported without these '
+            || 'relationships'),
         ('sections', 'status', true, 'the section is not imported; the app record is left as it '
             || 'is'),
         ('enrollments', 'status', true, 'the enrollment is not imported; the app record is left '
@@ -55,12 +57,12 @@ landed as (
 
     select
         'users',
-        case when role in ('student', 'educator') then role else 'user' end,
+        case when role in ('student', 'educator', 'guardian') then role else 'user' end,
         user_source_id,
         invalid_values
     from intermediate.int_users_unioned
     where not is_deleted
-        and (role in ('student', 'educator')
+        and (role in ('student', 'educator', 'guardian')
             or list_contains(list_transform(invalid_values, lambda p: p.field), 'role'))
 
     union all

@@ -1,5 +1,6 @@
--- One row per problem with an incoming student or educator, or with a landed user whose role
--- could not be read (record_type 'user'). blocks_import: the record is not imported (most
+-- One row per problem with an incoming student or educator, with a landed user whose role
+-- could not be read (record_type 'user'), or a guardian's value that could not be read
+-- (INVALID_VALUE, record_type 'guardian'). blocks_import: the record is not imported (most
 -- codes). Not blocking: INVALID_PROGRAM_NAME (the record imports without that program),
 -- MULTIPLE_GRADES (the first grade is stored), INVALID_VALUE of a descriptive field (the
 -- record imports without it). POSSIBLE_DUPLICATE rows appear only under
@@ -347,7 +348,8 @@ problems as (
 
 final as (
     select
-        coalesce(users.role, 'user') as record_type,
+        coalesce(users.role, if(landed_users.role = 'guardian', 'guardian', null), 'user')
+            as record_type,
         problems.field,
         problems.error_value,
         problems.error_code,
