@@ -123,7 +123,8 @@ def test_zip_upload_stages_to_the_contract(con, tmp_path) -> None:
     assert sections[0] == ("SEC1", "course:S1:M3", "term:S1:Fall:08/15/2024:12/20/2024")
     terms = con.execute("select count(*), min(start_date)::varchar, max(school_year) "
                         "from staging.stg_clever__terms").fetchall()
-    assert terms == [(2, "2024-08-15", "2024")]
+    # a fall term ending in December belongs to the school year ending the next June
+    assert terms == [(2, "2024-08-15", "2025")]
     assert con.execute("select count(*) from staging.stg_clever__courses").fetchall() == [(2,)]
     assert con.execute("select count(*) from staging.stg_clever__schools").fetchall() == [(2,)]
 
