@@ -31,16 +31,18 @@ from rostersync_pipeline_tests.helpers import (
 TEMPLATES = Path(__file__).resolve().parents[2] / "docs" / "templates" / "csv_import"
 
 # A SIS export as a school coordinator downloads it: the SIS's own headers, one row per person
-# and school (Tess Teach teaches at both schools), columns the app does not need.
+# and school (Tess Teach teaches at both schools), columns the app does not need, a parent of
+# two students.
 PEOPLE = [
     "Student ID,Last Name,First Name,Grade Level,Birthdate,School Code,School,Email Address,"
-    "User Type,ELL,Homeroom,Bus Route",
-    "1001,Doe,Ann,05,9/1/2014,S1,North Elementary,ann@example.org,Student,Y,R12,7",
-    "1002,Roe,Bob,05,2014-03-30,S1,North Elementary,bob@example.org,Student,N,R12,",
-    "1003,Poe,Cy,07,11/30/2012,S2,South Middle,cy@example.org,student,,R3,4",
-    "T1,Teach,Tess,,,S1,North Elementary,tess@example.org,Teacher,,,",
-    "T1,Teach,Tess,,,S2,South Middle,tess@example.org,Teacher,,,",
-    "T2,Ukon,Uma,,,S2,South Middle,uma@example.org,Educator,,,",
+    "User Type,ELL,Homeroom,Bus Route,Guardian Of,Relationship",
+    "1001,Doe,Ann,05,9/1/2014,S1,North Elementary,ann@example.org,Student,Y,R12,7,,",
+    "1002,Roe,Bob,05,2014-03-30,S1,North Elementary,bob@example.org,Student,N,R12,,,",
+    "1003,Poe,Cy,07,11/30/2012,S2,South Middle,cy@example.org,student,,R3,4,,",
+    "T1,Teach,Tess,,,S1,North Elementary,tess@example.org,Teacher,,,,,",
+    "T1,Teach,Tess,,,S2,South Middle,tess@example.org,Teacher,,,,,",
+    "T2,Ukon,Uma,,,S2,South Middle,uma@example.org,Educator,,,,,",
+    "P1,Doe,Jo,,,S1,North Elementary,jo@example.org,Parent,,,,1001;1002,Guardian",
 ]
 CLASSES = [
     "Section Number,School Code,Course Title,Course Number,Teacher ID,Term,Term Begin,Term End,"
@@ -59,7 +61,8 @@ COLUMNS = {
     "people": {"Student ID": "sis_id", "Last Name": "last_name", "First Name": "first_name",
                "Grade Level": "grade", "Birthdate": "birth_date", "School Code": "school_id",
                "School": "school_name", "Email Address": "email", "User Type": "role",
-               "ELL": "ell_status", "Homeroom": "not_imported"},
+               "ELL": "ell_status", "Homeroom": "not_imported", "Guardian Of": "related_sis_ids",
+               "Relationship": "relationship"},
     "classes": {"Section Number": "class_id", "School Code": "school_id",
                 "Course Title": "class_name", "Course Number": "course_code",
                 "Teacher ID": "teacher_sis_id", "Term": "term_name", "Term Begin": "term_start",
@@ -140,8 +143,13 @@ def test_a_sis_export_with_its_own_headers_syncs_into_the_roster(tmp_path: Path)
     with district.delivered(None):
         programs = district.query(
             "select user_source_id, program_names, school_source_ids from core.users order by 1")
+        relationships = district.query(
+            "select guardian_source_id, student_source_id, relationship "
+            "from core.guardian_relationships order by all")
     assert programs[0] == ("1001", ["ELL"], ["S1"])
     assert programs[3] == ("T1", [], ["S1", "S2"])
+    # the parent is a guardian of both students, not a user of the roster
+    assert relationships == [("P1", "1001", "Guardian"), ("P1", "1002", "Guardian")]
 
 
 def test_a_mapped_header_missing_names_file_and_header_and_deactivates_nobody(
@@ -170,9 +178,9 @@ def test_a_mapped_header_missing_names_file_and_header_and_deactivates_nobody(
 
 def test_bad_dates_grades_and_roles_are_error_rows(tmp_path: Path) -> None:
     people = [*PEOPLE[:1],
-              "1001,Doe,Ann,05,13/45/2014,S1,North Elementary,ann@example.org,Student,Y,R12,7",
-              "1002,Roe,Bob,5th,2014-03-30,S1,North Elementary,bob@example.org,Student,maybe,,",
-              "1003,Poe,Cy,07,11/30/2012,S2,South Middle,cy@example.org,Pupil,,R3,4",
+              "1001,Doe,Ann,05,13/45/2014,S1,North Elementary,ann@example.org,Student,Y,R12,7,,",
+              "1002,Roe,Bob,5th,2014-03-30,S1,North Elementary,bob@example.org,Student,maybe,,,,",
+              "1003,Poe,Cy,07,11/30/2012,S2,South Middle,cy@example.org,Pupil,,R3,4,,",
               *PEOPLE[4:]]
     classes = [*CLASSES[:2], "SEC2,S2,Science 7,SC7,T2,Fall,August 15,12/20/2024,3"]
     enrollments = [*ENROLLMENTS[:3], "SEC2,1003", "SEC2,T1"]
@@ -318,7 +326,7 @@ def test_the_bundle_goes_through_the_shared_safety_and_encoding_code(con, tmp_pa
 
 def test_a_zip_with_a_person_without_id_is_missing_source_id(con, tmp_path) -> None:
     export = write_export(tmp_path / "export",
-                          people=[*PEOPLE, ",Nobody,No,05,,S1,North Elementary,,Student,,,"])
+                          people=[*PEOPLE, ",Nobody,No,05,,S1,North Elementary,,Student,,,,,"])
     archive = tmp_path / "export.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for path in sorted(export.iterdir()):
@@ -326,9 +334,9 @@ def test_a_zip_with_a_person_without_id_is_missing_source_id(con, tmp_path) -> N
     result = land(con, archive, tmp_path / "work", columns=COLUMNS)
     missing = [(p.location, p.row, p.field, p.record_type) for p in result.problems
                if p.error_code == "MISSING_SOURCE_ID"]
-    assert missing == [("people.csv", 8, "sis_id", "user")]
+    assert missing == [("people.csv", 9, "sis_id", "user")]
     assert not result.complete
-    assert result.row_counts["users"] == 7 and result.entity_modes["enrollments"] == "bulk"
+    assert result.row_counts["users"] == 8 and result.entity_modes["enrollments"] == "bulk"
 
 
 def test_people_csv_is_required_and_the_others_are_optional(con, tmp_path) -> None:
