@@ -2,6 +2,9 @@
 
 Users, sections and the district come from ``clever-v3-demo-district``; schools, terms and
 courses (which that sample lacks) are derived from the IDs the users and sections refer to.
+``CleverServer(collections=...)`` serves given objects instead (``districts``, ``schools``,
+``users``, ``sections``, ``terms``, ``courses``: lists of Clever objects), e.g. a district a
+test generated.
 Pages follow Clever: ``limit`` and ``starting_after``, a ``links`` list with ``self`` and
 ``next``. Every request is counted per (endpoint, page); faults come from :class:`Faults`.
 
@@ -49,18 +52,23 @@ class CleverServer(FakeServer):
     """Serve ``/v3.0/<endpoint>`` (and ``/v3.1``) for one bearer token."""
 
     def __init__(self, token: str = "demo-token", data_dir: Path = CLEVER_DEMO_DIR,
-                 district_state: str | None = None) -> None:
+                 district_state: str | None = None,
+                 collections: dict[str, list[dict]] | None = None) -> None:
         super().__init__()
         self.token = token
-        districts = _load("districts.json", data_dir)
+        if collections is not None:
+            self.collections: dict[str, list[dict]] = {k: list(v) for k, v in collections.items()}
+        else:
+            users = _load("users.json", data_dir)
+            sections = _load("sections.json", data_dir)
+            districts = _load("districts.json", data_dir)
+            self.collections = {
+                "districts": districts, "users": users, "sections": sections,
+                **derived_objects(users, sections, districts[0]["id"]),
+            }
         if district_state is not None:
-            districts = [{**d, "state": district_state} for d in districts]
-        users = _load("users.json", data_dir)
-        sections = _load("sections.json", data_dir)
-        self.collections: dict[str, list[dict]] = {
-            "districts": districts, "users": users, "sections": sections,
-            **derived_objects(users, sections, districts[0]["id"]),
-        }
+            self.collections["districts"] = [{**d, "state": district_state}
+                                             for d in self.collections["districts"]]
         self.seen_limits: list[int] = []
         self.events: list[dict] = []
         self._event_seq = 0x64206E4431F12F05CC490000

@@ -4,7 +4,9 @@ and ``Link`` headers, ``filter=dateLastModified>'…'``, and the faults of :clas
 
 The roster is the shared Clever #DEMO district re-expressed as OneRoster objects: schools as
 orgs, students and teachers as users (1.2: with ``roles``), sections as classes, their
-members as enrollments, terms as academicSessions.
+members as enrollments, terms as academicSessions. ``OneRosterServer(collections=...)`` serves
+given objects instead (collection name -> OneRoster JSON objects; a ``demographics`` collection
+is then offered too).
 """
 
 from __future__ import annotations
@@ -134,13 +136,15 @@ class OneRosterServer(FakeServer):
     def __init__(self, version: str = "1.1", client_id: str = "district-key",
                  client_secret: str = "district-secret", send_total: bool = True,
                  send_link: bool = True, token_ttl_s: int = 3600,
-                 with_passwords: bool = False) -> None:
+                 with_passwords: bool = False,
+                 collections: dict[str, list[dict]] | None = None) -> None:
         super().__init__()
         self.version = version
         self.client_id, self.client_secret = client_id, client_secret
         self.send_total, self.send_link = send_total, send_link
         self.token_ttl_s = token_ttl_s
-        self.collections = demo_roster(version)
+        self.collections = ({k: list(v) for k, v in collections.items()}
+                            if collections is not None else demo_roster(version))
         if with_passwords:
             add_passwords(self.collections["users"], version)
         self.oauth1 = SignatureOnlyEndpoint(_Validator(client_id, client_secret))

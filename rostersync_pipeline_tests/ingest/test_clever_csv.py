@@ -22,10 +22,10 @@ FILES = {
     ],
     "students.csv": [
         "School_id,Student_id,Student_number,State_id,Last_name,First_name,Grade,DOB,"
-        "Ell_status,IEP_status,Student_email,Username,ext.house",
-        "S1,1001,N1001,SID1,Doe,Ann,3,09/01/2015,Y,N,ann@example.org,ann1,Red",
-        "S2,1002,N1002,SID2,Roe,Bob,7,2011-04-30,N,Y,,bob2,",
-        "S1,1003,N1003,SID3,Poe,Cy,Kindergarten,,,,cy@example.org,cy3,Blue",
+        "Ell_status,IEP_status,Student_email,Username,ext.house,ext.programs",
+        "S1,1001,N1001,SID1,Doe,Ann,3,09/01/2015,Y,N,ann@example.org,ann1,Red,",
+        'S2,1002,N1002,SID2,Roe,Bob,7,2011-04-30,N,Y,,bob2,,"Robotics, Chess"',
+        "S1,1003,N1003,SID3,Poe,Cy,Kindergarten,,,,cy@example.org,cy3,Blue,",
     ],
     "teachers.csv": [
         "School_id,Teacher_id,Teacher_number,State_teacher_id,Teacher_email,First_name,"
@@ -105,7 +105,8 @@ def test_zip_upload_stages_to_the_contract(con, tmp_path) -> None:
         "email from staging.stg_clever__users order by 1").fetchall()
     assert users == [
         ("1001", "student", ["S1"], ["ELL"], "2015-09-01", "ann@example.org"),
-        ("1002", "student", ["S2"], ["IEP"], "2011-04-30", None),
+        # the flags' programs and the ext.programs column, sorted as every provider's
+        ("1002", "student", ["S2"], ["Chess", "IEP", "Robotics"], "2011-04-30", None),
         ("1003", "student", ["S1"], [], None, "cy@example.org"),
         ("ST1", "other", ["S1"], [], None, "st1@example.org"),
         ("T1", "educator", ["S1", "S2"], [], None, "t1@example.org"),
@@ -122,7 +123,8 @@ def test_zip_upload_stages_to_the_contract(con, tmp_path) -> None:
     assert sections[0] == ("SEC1", "course:S1:M3", "term:S1:Fall:08/15/2024:12/20/2024")
     terms = con.execute("select count(*), min(start_date)::varchar, max(school_year) "
                         "from staging.stg_clever__terms").fetchall()
-    assert terms == [(2, "2024-08-15", "2024")]
+    # a fall term ending in December belongs to the school year ending the next June
+    assert terms == [(2, "2024-08-15", "2025")]
     assert con.execute("select count(*) from staging.stg_clever__courses").fetchall() == [(2,)]
     assert con.execute("select count(*) from staging.stg_clever__schools").fetchall() == [(2,)]
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from rostersync_pipeline.config import ConfigError
-from rostersync_pipeline.lib.ingest.providers import fetch_and_land
+from rostersync_pipeline.lib.ingest.providers import fetch_and_land, raw_table_ddl
 from rostersync_pipeline.lib.ingest.providers.base import LandingContext
 from rostersync_pipeline.lib.ingest.providers.csv_import import FIELDS, CsvImportSource
 from rostersync_pipeline.lib.storage.warehouse import ensure_schemas
@@ -31,16 +31,18 @@ from rostersync_pipeline_tests.helpers import (
 TEMPLATES = Path(__file__).resolve().parents[2] / "docs" / "templates" / "csv_import"
 
 # A SIS export as a school coordinator downloads it: the SIS's own headers, one row per person
-# and school (Tess Teach teaches at both schools), columns the app does not need.
+# and school (Tess Teach teaches at both schools), columns the app does not need, a parent of
+# two students.
 PEOPLE = [
     "Student ID,Last Name,First Name,Grade Level,Birthdate,School Code,School,Email Address,"
-    "User Type,ELL,Homeroom,Bus Route",
-    "1001,Doe,Ann,05,9/1/2014,S1,North Elementary,ann@example.org,Student,Y,R12,7",
-    "1002,Roe,Bob,05,2014-03-30,S1,North Elementary,bob@example.org,Student,N,R12,",
-    "1003,Poe,Cy,07,11/30/2012,S2,South Middle,cy@example.org,student,,R3,4",
-    "T1,Teach,Tess,,,S1,North Elementary,tess@example.org,Teacher,,,",
-    "T1,Teach,Tess,,,S2,South Middle,tess@example.org,Teacher,,,",
-    "T2,Ukon,Uma,,,S2,South Middle,uma@example.org,Educator,,,",
+    "User Type,ELL,Homeroom,Bus Route,Guardian Of,Relationship",
+    "1001,Doe,Ann,05,9/1/2014,S1,North Elementary,ann@example.org,Student,Y,R12,7,,",
+    "1002,Roe,Bob,05,2014-03-30,S1,North Elementary,bob@example.org,Student,N,R12,,,",
+    "1003,Poe,Cy,07,11/30/2012,S2,South Middle,cy@example.org,student,,R3,4,,",
+    "T1,Teach,Tess,,,S1,North Elementary,tess@example.org,Teacher,,,,,",
+    "T1,Teach,Tess,,,S2,South Middle,tess@example.org,Teacher,,,,,",
+    "T2,Ukon,Uma,,,S2,South Middle,uma@example.org,Educator,,,,,",
+    "P1,Doe,Jo,,,S1,North Elementary,jo@example.org,Parent,,,,1001;1002,Guardian",
 ]
 CLASSES = [
     "Section Number,School Code,Course Title,Course Number,Teacher ID,Term,Term Begin,Term End,"
@@ -59,7 +61,8 @@ COLUMNS = {
     "people": {"Student ID": "sis_id", "Last Name": "last_name", "First Name": "first_name",
                "Grade Level": "grade", "Birthdate": "birth_date", "School Code": "school_id",
                "School": "school_name", "Email Address": "email", "User Type": "role",
-               "ELL": "ell_status", "Homeroom": "not_imported"},
+               "ELL": "ell_status", "Homeroom": "not_imported", "Guardian Of": "related_sis_ids",
+               "Relationship": "relationship"},
     "classes": {"Section Number": "class_id", "School Code": "school_id",
                 "Course Title": "class_name", "Course Number": "course_code",
                 "Teacher ID": "teacher_sis_id", "Term": "term_name", "Term Begin": "term_start",
@@ -140,8 +143,13 @@ def test_a_sis_export_with_its_own_headers_syncs_into_the_roster(tmp_path: Path)
     with district.delivered(None):
         programs = district.query(
             "select user_source_id, program_names, school_source_ids from core.users order by 1")
+        relationships = district.query(
+            "select guardian_source_id, student_source_id, relationship "
+            "from core.guardian_relationships order by all")
     assert programs[0] == ("1001", ["ELL"], ["S1"])
     assert programs[3] == ("T1", [], ["S1", "S2"])
+    # the parent is a guardian of both students, not a user of the roster
+    assert relationships == [("P1", "1001", "Guardian"), ("P1", "1002", "Guardian")]
 
 
 def test_a_mapped_header_missing_names_file_and_header_and_deactivates_nobody(
@@ -170,9 +178,9 @@ def test_a_mapped_header_missing_names_file_and_header_and_deactivates_nobody(
 
 def test_bad_dates_grades_and_roles_are_error_rows(tmp_path: Path) -> None:
     people = [*PEOPLE[:1],
-              "1001,Doe,Ann,05,13/45/2014,S1,North Elementary,ann@example.org,Student,Y,R12,7",
-              "1002,Roe,Bob,5th,2014-03-30,S1,North Elementary,bob@example.org,Student,maybe,,",
-              "1003,Poe,Cy,07,11/30/2012,S2,South Middle,cy@example.org,Pupil,,R3,4",
+              "1001,Doe,Ann,05,13/45/2014,S1,North Elementary,ann@example.org,Student,Y,R12,7,,",
+              "1002,Roe,Bob,5th,2014-03-30,S1,North Elementary,bob@example.org,Student,maybe,,,,",
+              "1003,Poe,Cy,07,11/30/2012,S2,South Middle,cy@example.org,Pupil,,R3,4,,",
               *PEOPLE[4:]]
     classes = [*CLASSES[:2], "SEC2,S2,Science 7,SC7,T2,Fall,August 15,12/20/2024,3"]
     enrollments = [*ENROLLMENTS[:3], "SEC2,1003", "SEC2,T1"]
@@ -241,6 +249,59 @@ def test_the_same_district_as_oneroster_csv_and_as_csv_import_gives_the_same_cor
     assert users["csv_import"] == users["oneroster"]
 
 
+def test_guardians_name_their_students_with_the_relationship_word(tmp_path: Path) -> None:
+    people = [
+        "sis_id,role,school_id,school_name,first_name,last_name,email,grade,related_sis_ids,"
+        "relationship",
+        "1001,student,S1,North Elementary,Ann,Doe,ann@example.org,05,,",
+        "1002,student,S1,North Elementary,Bob,Doe,bob@example.org,05,,",
+        # a student may name its guardian itself
+        "1003,student,S2,South Middle,Cy,Poe,cy@example.org,07,P4,",
+        "T1,teacher,S1,North Elementary,Tess,Teach,tess@example.org,,,",
+        "T1,teacher,S2,South Middle,Tess,Teach,tess@example.org,,,",
+        # an educator has no related people: not followed, the educator is imported
+        "T2,teacher,S2,South Middle,Uma,Ukon,uma@example.org,,1003,Aunt",
+        # one guardian shared by the siblings
+        "P1,guardian,S1,North Elementary,Jo,Doe,jo@example.org,,1001; 1002,Mother",
+        # one guardian on two rows: two schools, a word per student
+        "P2,parent,S1,North Elementary,Al,Doe,al@example.org,,1001,Grandfather",
+        "P2,parent,S2,South Middle,Al,Doe,al@example.org,,1003,Uncle",
+        # ids run together with a space, and an id that is nobody in the file
+        "P3,contact,S2,South Middle,Vi,Poe,vi@example.org,,1003 1002;9999,Guardian",
+        "P4,guardian,S2,South Middle,Mo,Poe,mo@example.org,,,",
+    ]
+    export = write_export(tmp_path / "export", people=people)
+    district = import_district(tmp_path, export, columns={
+        "classes": COLUMNS["classes"], "enrollments": COLUMNS["enrollments"]})
+    outcome = district.sync()
+    assert outcome.status == "applied", outcome.summary
+    with district.delivered(None):
+        guardians = district.query(
+            "select user_source_id, email, first_name, last_name, school_source_ids "
+            "from core.guardians order by 1")
+        relationships = district.query(
+            "select guardian_source_id, student_source_id, relationship "
+            "from core.guardian_relationships order by 1, 2")
+    assert guardians == [("P1", "jo@example.org", "Jo", "Doe", ["S1"]),
+                         ("P2", "al@example.org", "Al", "Doe", ["S1", "S2"]),
+                         ("P3", "vi@example.org", "Vi", "Poe", ["S2"]),
+                         ("P4", "mo@example.org", "Mo", "Poe", ["S2"])]
+    assert relationships == [("P1", "1001", "Mother"), ("P1", "1002", "Mother"),
+                             ("P2", "1001", "Grandfather"), ("P2", "1003", "Uncle"),
+                             ("P4", "1003", None)]
+    errors = {(e["record_type"], e["source_id"], e["error_code"], e["field"], e["error_value"],
+               e["source_file"], e["source_row"]) for e in district.errors(outcome.run_id)}
+    assert errors == {
+        ("guardian", "P3", "INVALID_VALUE", "related_sis_ids", "1003 1002;9999", "people.csv",
+         11),
+        ("guardian", "P3", "RELATIONSHIP_NOT_FOUND", "student", "9999", "people.csv", 11),
+        ("educator", "T2", "INVALID_VALUE", "related_sis_ids", "1003", "people.csv", 7),
+    }, errors
+    # neither problem keeps its person out
+    assert district.query("select source_id from roster.users order by 1") == [
+        ("1001",), ("1002",), ("1003",), ("T1",), ("T2",)]
+
+
 def test_the_bundle_goes_through_the_shared_safety_and_encoding_code(con, tmp_path) -> None:
     export = write_export(tmp_path / "export")
     (export / "people.csv").write_bytes(
@@ -265,7 +326,7 @@ def test_the_bundle_goes_through_the_shared_safety_and_encoding_code(con, tmp_pa
 
 def test_a_zip_with_a_person_without_id_is_missing_source_id(con, tmp_path) -> None:
     export = write_export(tmp_path / "export",
-                          people=[*PEOPLE, ",Nobody,No,05,,S1,North Elementary,,Student,,,"])
+                          people=[*PEOPLE, ",Nobody,No,05,,S1,North Elementary,,Student,,,,,"])
     archive = tmp_path / "export.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for path in sorted(export.iterdir()):
@@ -273,9 +334,9 @@ def test_a_zip_with_a_person_without_id_is_missing_source_id(con, tmp_path) -> N
     result = land(con, archive, tmp_path / "work", columns=COLUMNS)
     missing = [(p.location, p.row, p.field, p.record_type) for p in result.problems
                if p.error_code == "MISSING_SOURCE_ID"]
-    assert missing == [("people.csv", 8, "sis_id", "user")]
+    assert missing == [("people.csv", 9, "sis_id", "user")]
     assert not result.complete
-    assert result.row_counts["users"] == 7 and result.entity_modes["enrollments"] == "bulk"
+    assert result.row_counts["users"] == 8 and result.entity_modes["enrollments"] == "bulk"
 
 
 def test_people_csv_is_required_and_the_others_are_optional(con, tmp_path) -> None:
@@ -331,6 +392,29 @@ def test_the_downloadable_template_lands_as_is(con, tmp_path) -> None:
         header = (TEMPLATES / f"{name}.csv").read_text(encoding="utf-8").splitlines()[0]
         assert tuple(header.split(",")) == fields, name
     assert result.row_counts["users"] > 0 and result.row_counts["enrollments"] > 0
+
+
+def test_a_raw_table_made_before_the_relationship_fields_gains_them(tmp_path) -> None:
+    connection = duckdb.connect()
+    connection.execute("create schema raw")
+    older = [f for f in FIELDS["people"] if f not in ("related_sis_ids", "relationship")]
+    connection.execute(raw_table_ddl("csv_import_users", tuple(older)))
+    connection.execute("insert into raw.csv_import_users (sis_id, role) values ('1001', 'student')")
+    ensure_schemas(connection)
+    columns = [row[0] for row in connection.execute(
+        "select column_name from information_schema.columns where table_schema = 'raw' "
+        "and table_name = 'csv_import_users' order by ordinal_position").fetchall()]
+    assert columns[-2:] == ["related_sis_ids", "relationship"]
+    assert connection.execute("select sis_id, related_sis_ids from raw.csv_import_users"
+                              ).fetchall() == [("1001", None)]
+    bundle = tmp_path / "template"
+    shutil.copytree(TEMPLATES, bundle)
+    result = land(connection, bundle, tmp_path / "work")
+    assert result.complete, [p.describe() for p in result.problems]
+    assert connection.execute(
+        "select related_sis_ids, relationship from raw.csv_import_users where sis_id = 'P-9002'"
+    ).fetchall() == [("1002;2001", "Guardian")]
+    connection.close()
 
 
 def test_the_example_in_providers_md_is_a_valid_source_and_maps_the_export_above() -> None:

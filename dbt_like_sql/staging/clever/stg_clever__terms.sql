@@ -1,5 +1,5 @@
--- one row per term. Clever terms carry no type or parent; the school year is the end date's
--- year. Clever CSV terms are the distinct (school, Term_name, Term_start, Term_end) of
+-- one row per term. Clever terms carry no type or parent; the school year is rs_school_year
+-- of the end date (a fall semester ending in December belongs to the next year's). Clever CSV terms are the distinct (school, Term_name, Term_start, Term_end) of
 -- sections.csv. Dates are read by rs_date (kind 'term') against the run's date.
 with run_date as (
     select started_at::date as today from config.run
@@ -55,7 +55,7 @@ final as (
         null::varchar as term_type,
         start_read.value as start_date,
         end_read.value as end_date,
-        year(end_read.value)::varchar as school_year,
+        rs_school_year(end_read.value) as school_year,
         null::varchar as parent_term_source_id,
         is_deleted,
         list_filter([

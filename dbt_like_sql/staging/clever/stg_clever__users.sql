@@ -2,8 +2,10 @@
 -- school staff and district admins -> other. A user holding several Clever roles takes the
 -- first of student, teacher, staff, district_admin, contact; a user holding none of them is an
 -- invalid value (role 'other'). Birth dates are read by rs_date (kind 'birth'); the ELL / FRL
--- / IEP / 504 / gifted flags by rs_boolean (FRL also free / reduced / paid). Clever CSV
--- contacts (students.csv Contact_* columns) are guardians too (csv_contacts).
+-- / IEP / 504 / gifted flags by rs_boolean (FRL also free / reduced / paid). program_names are
+-- the flags' programs and ext.programs (the API's list or comma-separated text, the CSV's
+-- ext.programs column), sorted, as every provider lists them. Clever CSV contacts
+-- (students.csv Contact_* columns) are guardians too (csv_contacts).
 with run_date as (
     select started_at::date as today from config.run
 ),
@@ -120,16 +122,19 @@ api_users_final as (
             ),
             lambda r: {'user_source_id': trim(r.student), 'relationship': nullif(trim(r.relationship), '')}
         ) as relationships,
-        list_concat(
-            list_filter([
-                case when ell_read.value then 'ELL' end,
-                case when frl_read.value then 'FRL' end,
-                case when iep_read.value then 'IEP' end,
-                case when section_504_read.value then '504' end,
-                case when gifted_read.value then 'Gifted' end
-            ], lambda p: p is not null),
-            coalesce(ext_program_list, []::varchar[])
-        ) as program_names,
+        list_sort(list_distinct(list_filter(
+            list_concat(
+                [
+                    case when ell_read.value then 'ELL' end,
+                    case when frl_read.value then 'FRL' end,
+                    case when iep_read.value then 'IEP' end,
+                    case when section_504_read.value then '504' end,
+                    case when gifted_read.value then 'Gifted' end
+                ],
+                coalesce(ext_program_list, []::varchar[])
+            ),
+            lambda p: p is not null and p <> ''
+        ))) as program_names,
         coalesce(try_cast(_ext ->> '$.deleted' as boolean), false) as is_deleted,
         list_filter([
             rs_invalid_value(
@@ -169,7 +174,7 @@ csv_people as (
         "Middle_name" as middle_name, "Last_name" as last_name, "DOB" as dob,
         "Grade" as grade_raw, "Ell_status" as ell, "Frl_status" as frl, "IEP_status" as iep,
         "Section_504_status" as section_504, "Gifted_status" as gifted,
-        _source_file, _source_row
+        _ext ->> '$."ext.programs"' as programs_raw, _source_file, _source_row
     from raw.clever_csv_students
     union all by name
     select
@@ -179,7 +184,7 @@ csv_people as (
         "Teacher_email" as email, "Username" as username, "First_name" as first_name,
         "Middle_name" as middle_name, "Last_name" as last_name, null as dob,
         null as grade_raw, null as ell, null as frl, null as iep, null as section_504,
-        null as gifted, _source_file, _source_row
+        null as gifted, null as programs_raw, _source_file, _source_row
     from raw.clever_csv_teachers
     union all by name
     select
@@ -189,7 +194,7 @@ csv_people as (
         "Staff_email" as email, "Username" as username, "First_name" as first_name,
         null as middle_name, "Last_name" as last_name, null as dob,
         null as grade_raw, null as ell, null as frl, null as iep, null as section_504,
-        null as gifted, _source_file, _source_row
+        null as gifted, null as programs_raw, _source_file, _source_row
     from raw.clever_csv_staff
 ),
 
@@ -214,6 +219,7 @@ csv_trimmed as (
         nullif(trim(iep), '') as iep,
         nullif(trim(section_504), '') as section_504,
         nullif(trim(gifted), '') as gifted,
+        nullif(trim(programs_raw), '') as programs_raw,
         _source_file,
         _source_row
     from csv_people
@@ -227,6 +233,7 @@ csv_users_grouped as (
         user_source_id, role, source_role, sis_id, state_id, student_number, email, username,
         first_name,
         middle_name, last_name, dob, grade_raw, ell, frl, iep, section_504, gifted,
+        programs_raw,
         list(school_id order by _source_row) filter (where school_id is not null)
             as schools_in_order,
         arg_min(_source_file, _source_row) as source_file,
@@ -266,13 +273,19 @@ csv_users_final as (
         rs_distinct_in_order(coalesce(schools_in_order, []::varchar[])) as school_source_ids,
         -- a student's contacts list the student (csv_contacts_final)
         []::struct(user_source_id varchar, relationship varchar)[] as relationships,
-        list_filter([
-            case when ell_read.value then 'ELL' end,
-            case when frl_read.value then 'FRL' end,
-            case when iep_read.value then 'IEP' end,
-            case when section_504_read.value then '504' end,
-            case when gifted_read.value then 'Gifted' end
-        ], lambda p: p is not null) as program_names,
+        list_sort(list_distinct(list_filter(
+            list_concat(
+                [
+                    case when ell_read.value then 'ELL' end,
+                    case when frl_read.value then 'FRL' end,
+                    case when iep_read.value then 'IEP' end,
+                    case when section_504_read.value then '504' end,
+                    case when gifted_read.value then 'Gifted' end
+                ],
+                list_transform(string_split(coalesce(programs_raw, ''), ','), lambda p: trim(p))
+            ),
+            lambda p: p is not null and p <> ''
+        ))) as program_names,
         false as is_deleted,
         list_filter([
             rs_invalid_value('birth_date', dob, dob_read.problem, source_file, source_row),

@@ -1,5 +1,6 @@
 -- one row per term: the distinct term name and dates per school of classes.csv (the id is
--- derived as in stg_csv_import__sections). Dates are read by rs_date (kind 'term').
+-- derived as in stg_csv_import__sections). Dates are read by rs_date (kind 'term'); the school
+-- year is rs_school_year of the end date.
 with run_date as (
     select started_at::date as today from config.run
 ),
@@ -35,7 +36,7 @@ final as (
         null::varchar as term_type,
         start_read.value as start_date,
         end_read.value as end_date,
-        year(end_read.value)::varchar as school_year,
+        rs_school_year(end_read.value) as school_year,
         null::varchar as parent_term_source_id,
         false as is_deleted,
         list_filter([

@@ -5,7 +5,12 @@
 -- guardian; staff, administrator -> other (not imported); any other role, or none, is an
 -- invalid value (role 'other'). Birth dates are read by rs_date (kind 'birth'), the ELL / FRL /
 -- IEP / 504 / gifted flags by rs_boolean (FRL also free / reduced / paid); programs is a list
--- separated by , or ;.
+-- separated by , or ;. Relationships: related_sis_ids (a list separated by , or ;) names a
+-- guardian's students, or a student's guardians, each with the row's relationship word; the rows
+-- of one person that differ only in school_id, related_sis_ids and relationship are one person
+-- with the relationships of all its rows. An id holding a space (ids run together, a name) or
+-- related_sis_ids on a person who is neither guardian nor student is an invalid value, and that
+-- id is not followed.
 with run_date as (
     select started_at::date as today from config.run
 ),
@@ -31,9 +36,58 @@ people as (
         nullif(trim(iep_status), '') as iep,
         nullif(trim(section_504_status), '') as section_504,
         nullif(trim(gifted_status), '') as gifted,
+        nullif(trim(related_sis_ids), '') as related_raw,
+        nullif(trim(relationship), '') as relationship,
         _source_file,
         _source_row
     from raw.csv_import_users
+),
+
+related_items as (
+    -- each row's related_sis_ids as a list (empty items skipped)
+    select
+        *,
+        list_filter(
+            list_transform(regexp_split_to_array(coalesce(related_raw, ''), '[,;]'),
+                           lambda x: trim(x)),
+            lambda x: x <> ''
+        ) as items
+    from people
+),
+
+related_rows as (
+    -- the ids a row relates (none for a role that has no related people) and why the others
+    -- cannot be followed
+    select
+        *,
+        role_text in ('student', 'guardian', 'parent', 'contact') as may_relate,
+        list_filter(items, lambda x: regexp_matches(x, '\s')) as unreadable_items
+    from related_items
+),
+
+related_read as (
+    select
+        *,
+        case when may_relate then list_transform(
+            list_filter(items, lambda x: not regexp_matches(x, '\s')),
+            lambda x: {'user_source_id': x, 'relationship': relationship}
+        ) else [] end as row_relationships,
+        list_filter([
+            rs_invalid_value(
+                'related_sis_ids', related_raw,
+                case
+                    when len(items) > 0 and not may_relate
+                        then 'only a guardian (its students) or a student (its guardians) names '
+                            || 'related people; these ids were not followed'
+                    when len(unreadable_items) > 0
+                        then 'not a list of sis_ids: ' || array_to_string(unreadable_items, ', ')
+                            || ' holds a space; separate the ids by , or ; (that id was not '
+                            || 'followed)'
+                end,
+                _source_file, _source_row
+            )
+        ], lambda p: p.reason is not null) as row_problems
+    from related_rows
 ),
 
 grouped as (
@@ -44,10 +98,15 @@ grouped as (
         section_504, gifted,
         list(school_id order by _source_row) filter (where school_id is not null)
             as schools_in_order,
+        flatten(list(row_relationships order by _source_row)) as relationships_in_order,
+        flatten(list(row_problems order by _source_row)) as related_problems,
         arg_min(_source_file, _source_row) as source_file,
         min(_source_row) as source_row
-    from people
-    group by all
+    from related_read
+    group by
+        user_source_id, role_value, role_text, state_id, student_number, email, username,
+        first_name, middle_name, last_name, dob, grade_raw, programs_raw, ell, frl, iep,
+        section_504, gifted
 ),
 
 read_values as (
@@ -89,8 +148,9 @@ final as (
         grade_raw,
         case when grade_raw is null then []::varchar[] else [grade_raw] end as grade_values,
         rs_distinct_in_order(coalesce(schools_in_order, []::varchar[])) as school_source_ids,
-        -- the template has no relationship field yet
-        []::struct(user_source_id varchar, relationship varchar)[] as relationships,
+        rs_distinct_in_order(coalesce(
+            relationships_in_order, []::struct(user_source_id varchar, relationship varchar)[]
+        )) as relationships,
         list_sort(list_distinct(list_filter(
             flatten([
                 [
@@ -105,7 +165,7 @@ final as (
             lambda p: p is not null and p <> ''
         ))) as program_names,
         false as is_deleted,
-        list_filter([
+        list_concat(list_filter([
             rs_invalid_value(
                 'role', role_value,
                 case
@@ -128,7 +188,7 @@ final as (
                 source_file, source_row
             ),
             rs_invalid_value('gifted_status', gifted, gifted_read.problem, source_file, source_row)
-        ], lambda p: p.reason is not null) as invalid_values,
+        ], lambda p: p.reason is not null), related_problems) as invalid_values,
         source_file,
         source_row
     from read_values

@@ -30,6 +30,8 @@ with field_policy as (
         ('users', 'iep_status', false, 'the person is imported without the IEP program'),
         ('users', 'section_504_status', false, 'the person is imported without the 504 program'),
         ('users', 'gifted_status', false, 'the person is imported without the Gifted program'),
+        ('users', 'related_sis_ids', false, 'the person is imported without these '
+            || 'relationships'),
         ('sections', 'status', true, 'the section is not imported; the app record is left as it '
             || 'is'),
         ('enrollments', 'status', true, 'the enrollment is not imported; the app record is left '

@@ -1,7 +1,6 @@
--- One row per problem with an incoming student, educator or guardian, or with a landed user whose
--- role
--- could not be read (record_type 'user'). blocks_import: the record is not imported (most
--- codes). Not blocking: INVALID_PROGRAM_NAME (the record imports without that program),
+-- One row per problem with an incoming student, educator or guardian, or with a landed user
+-- whose role could not be read (record_type 'user'). blocks_import: the record is not imported
+-- (most codes). Not blocking: INVALID_PROGRAM_NAME (the record imports without that program),
 -- MULTIPLE_GRADES (the first grade is stored), INVALID_VALUE of a descriptive field (the
 -- record imports without it). POSSIBLE_DUPLICATE rows appear only under
 -- alerts.open_alert_policy 'hold' (the record waits for a decision); under 'create' the alert

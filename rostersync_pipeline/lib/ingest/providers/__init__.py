@@ -58,8 +58,22 @@ def raw_table_ddl(table: str, columns: tuple[str, ...]) -> str:
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw tables, and add to a table made by an earlier version the columns its
+    adapter has gained since (NULL in the rows landed before)."""
     for table, columns in RAW_TABLES.items():
         con.execute(raw_table_ddl(table, columns))
+    existing: dict[str, set[str]] = {}
+    for table, column in con.execute(
+        "select table_name, column_name from information_schema.columns "
+        "where table_schema = 'raw'"
+    ).fetchall():
+        existing.setdefault(table, set()).add(column)
+    for table, columns in RAW_TABLES.items():
+        types = RAW_COLUMN_TYPES.get(table, {})
+        for column in columns:
+            if column not in existing.get(table, set()):
+                con.execute(f'alter table raw.{table} add column "{column}" '
+                            f'{types.get(column, "varchar")}')
 
 
 def clear_other_sources(con: duckdb.DuckDBPyConnection, source_type: str) -> list[str]:

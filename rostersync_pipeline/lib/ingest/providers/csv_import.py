@@ -2,7 +2,8 @@
 export, as a directory or a ``.zip``, landed into ``raw.csv_import_*``.
 
 - Files (the template in ``docs/templates/csv_import/``): ``people.csv`` (required: students,
-  educators and the other people, one row per person and school), ``classes.csv`` and
+  educators, guardians and the other people, one row per person and school; a guardian's
+  ``related_sis_ids`` names its students), ``classes.csv`` and
   ``enrollments.csv`` (optional). There is no schools file: the schools are the ``school_id``
   values of people and classes, named by their ``school_name``. Other files are not read.
 - Columns: ``source.columns`` maps, per file, the file's own headers to the template's canonical
@@ -53,6 +54,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "sis_id", "role", "school_id", "school_name", "state_id", "student_number", "email",
         "username", "first_name", "middle_name", "last_name", "birth_date", "grade", "programs",
         "ell_status", "frl_status", "iep_status", "section_504_status", "gifted_status",
+        "related_sis_ids", "relationship",
     ),
     "classes": (
         "class_id", "school_id", "school_name", "class_name", "course_code", "course_name",
