@@ -99,9 +99,17 @@ CANNOT_CARRY: tuple[CannotCarry, ...] = (
     *_rules(CLEVER, ("core.guardians",), ("first_name", "last_name"),
             "Clever sends a contact's full name in one field (name.last, Contact_name): "
             "full_name is compared"),
+    *_rules(CLEVER, ("roster.users",), ("first_name", "last_name"),
+            "Clever sends a contact's full name in one field, kept in last_name: full_name is "
+            "compared (students' and teachers' names: "
+            "test_the_roster_holds_the_districts_people_as_generated)"),
+    *_rules(FORMATS, ("core.users", "core.guardians", "roster.users"), ("roles",),
+            "role words are the source's own (a guardian is a Clever contact, a OneRoster "
+            "parent, a CSV import guardian): test_roles_are_the_sources_words"),
     *_rules(("clever_api",), ("core.guardians",), ("school_source_ids",),
             "a Clever API contact lists no schools"),
-    *_rules(ONEROSTER, ("core.guardian_relationships",), ("relationship",),
+    *_rules(ONEROSTER, ("core.guardian_relationships", "roster.guardian_relationships"),
+            ("relationship",),
             "OneRoster agentSourcedIds carry no relationship word"),
     *_rules((*ONEROSTER, "csv_import"), ("core.schools", "roster.schools"),
             ("state_id", "nces_id"), "OneRoster orgs and the CSV import have no state or NCES id"),
@@ -245,9 +253,13 @@ def left_out(fmt: str, table: str) -> set[str]:
 
 # Columns computed for the comparison, so that a value one format splits and another does not
 # is still compared.
+def _full_name(row: dict[str, Any]) -> str:
+    return " ".join(n for n in (row["first_name"], row["last_name"]) if n)
+
+
 DERIVED = {
-    "core.guardians": {"full_name": lambda row: " ".join(
-        n for n in (row["first_name"], row["last_name"]) if n)},
+    "core.guardians": {"full_name": _full_name},
+    "roster.users": {"full_name": _full_name},
 }
 
 
@@ -332,6 +344,13 @@ def test_the_shared_guardian_is_one_guardian_with_both_siblings(synced: dict[str
         "select sis_id, email from core.guardians order by 1") == [
         ("G-1", "grace.okafor@family.example.org"), ("G-2", "samuel.okafor@family.example.org"),
         ("G-3", "helga.lindqvist@family.example.org")]
+    # and in the app: one guardian user per person, a link per sibling
+    assert synced[fmt].district.query(
+        "select g.sis_id, s.sis_id from roster.guardian_relationships as r "
+        "join roster.users as g on g.app_id = r.guardian_app_id and g.role = 'guardian' "
+        "join roster.users as s on s.app_id = r.student_app_id and s.role = 'student' "
+        "where r.status = 'active' order by all") == [
+        ("G-1", "1003"), ("G-1", "2001"), ("G-2", "1003"), ("G-3", "1001")]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -393,3 +412,21 @@ def test_sections_are_in_their_terms_and_courses(synced: dict[str, Synced], fmt:
         assert synced[fmt].district.query(
             "select distinct y.name from roster.courses as c "
             "join roster.terms as y on y.app_id = c.school_year_app_id") == [("2025-2026",)]
+
+
+# The role words each format gives the generated district's people: (role, roles) -> count.
+SOURCE_ROLE_WORDS = {
+    "clever": {("student", ("student",)), ("educator", ("teacher",)),
+               ("guardian", ("contact",))},
+    "oneroster": {("student", ("student",)), ("educator", ("teacher",)),
+                  ("guardian", ("parent",))},
+    "csv_import": {("student", ("student",)), ("educator", ("teacher",)),
+                   ("guardian", ("guardian",))},
+}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_roles_are_the_sources_words(synced: dict[str, Synced], fmt: str) -> None:
+    family = "clever" if fmt in CLEVER else "oneroster" if fmt in ONEROSTER else fmt
+    assert {(role, tuple(roles)) for role, roles in synced[fmt].district.query(
+        "select distinct role, roles from roster.users")} == SOURCE_ROLE_WORDS[family]

@@ -67,10 +67,12 @@ CASES = [
     Case("an educator in a student enrollment: not imported",
          NIGHT_0.but(enrollments=with_enrollment(2, role="student")),
          Expected({mismatch("student", 4)}, enrollments=NIGHT_0_ENROLLMENTS)),
-    Case("a guardian in an enrollment (once dropped silently): ROLE_MISMATCH",
+    Case("a guardian in an enrollment (once dropped silently): ROLE_MISMATCH; the guardian is "
+         "imported, without the enrollment",
          NIGHT_0.but(users=[*NIGHT_0.users, GUARDIAN],
                      enrollments=[*NIGHT_0.enrollments, enrollment("e-g1", "sec1", "g1", "sch1")]),
-         Expected({mismatch("student", 5)}, users=NIGHT_0_USERS,
+         Expected({mismatch("student", 5)},
+                  users={**NIGHT_0_USERS, "g1": ("active", None, None, False)},
                   enrollments=NIGHT_0_ENROLLMENTS)),
     Case("a user listed twice with different data (once: the last copy won): a row per copy, "
          "none imported, the app record and its enrollments as they were",
