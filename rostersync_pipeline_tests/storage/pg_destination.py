@@ -40,6 +40,7 @@ from rostersync_pipeline_tests.transform.bad_input import (
     SCIENCE,
     SPRING,
     Bundle,
+    clever_csv_bundle,
     course,
     session,
 )
@@ -159,6 +160,14 @@ def push_roster_to_postgres(district: District, server, schema: str = SCHEMA,
         conn.close()
 
 
+def forget_roles(district: District) -> None:
+    """The district's DuckDB roster as a rostersync without ``users.roles`` left it: no user
+    or user version has roles."""
+    with district_connection(district.warehouse_dir, district.district_id) as con:
+        con.execute("update roster.users set roles = null")
+        con.execute("update roster.users_history set roles = null")
+
+
 def forget_user_schools(district: District) -> None:
     """The district's DuckDB roster as a rostersync without ``user_schools`` left it: no links,
     no link versions, no link changes."""
@@ -266,3 +275,83 @@ def user_school_links(server, schema: str = SCHEMA) -> dict[tuple[str, str], tup
                             f"join {schema}.users as u on u.app_id = l.user_app_id "
                             f"join {schema}.schools as s on s.app_id = l.school_app_id")
     return {(user, school): (primary, status) for user, school, primary, status in rows}
+
+
+def guardian(source_id: str, students: str, role: str = "parent", **fields: str) -> dict[str, str]:
+    """A OneRoster 1.1 guardian (``role``: parent, guardian or relative) of ``students``
+    (``agentSourcedIds``); the role column gives each user one source role."""
+    return {**student(source_id, "sch1"), "role": role, "grades": "",
+            "agentSourcedIds": students, **fields}
+
+
+def _family_night(*guardians: dict[str, str]) -> Bundle:
+    people = (teacher("t1", "sch1"), student("s1", "sch1"), student("s2", "sch1"),
+              student("s3", "sch1"))
+    return Bundle(
+        orgs=(org("sch1", "North High"),),
+        users=(*people, *guardians),
+        classes=(section("sec1", "sch1"),),
+        enrollments=tuple(
+            enrollment(f"e-{u['sourcedId']}", "sec1", u["sourcedId"], "sch1",
+                       role="teacher" if u["role"] == "teacher" else "student") for u in people),
+    )
+
+
+# Siblings s1 and s2 share g1; g2 is a guardian of s2 and s3, g3 a relative of s1.
+GUARDIANS_NIGHT_0 = _family_night(guardian("g1", "s1,s2"),
+                                  guardian("g2", "s2,s3", role="guardian"),
+                                  guardian("g3", "s1", role="relative"))
+# g1 no longer lists s2 (a link deactivated); g2's source role becomes parent (roles update);
+# g3 is deleted at the source (deactivated, and so is its link); g4 is new, of s2 and s3
+GUARDIANS_NIGHT_1 = _family_night(guardian("g1", "s1"), guardian("g2", "s2,s3"),
+                                  guardian("g3", "s1", role="relative", status="tobedeleted"),
+                                  guardian("g4", "s2,s3"))
+# g1 lists s2 again (a link reactivated); g5 is new
+GUARDIANS_NIGHT_2 = GUARDIANS_NIGHT_1.but(users=[
+    *(row for row in GUARDIANS_NIGHT_1.users if row["sourcedId"] != "g1"),
+    guardian("g1", "s1,s2"), guardian("g5", "s3")])
+
+
+def guardians_nights(root: Path) -> list[Path]:
+    """Three nights of a school whose students have guardians (one shared by siblings), who
+    drop a student, change role, leave and arrive."""
+    return [bundle.write(root / f"night-{n}") for n, bundle in
+            enumerate((GUARDIANS_NIGHT_0, GUARDIANS_NIGHT_1, GUARDIANS_NIGHT_2))]
+
+
+def _contacts_night(directory: Path, relationships: dict[str, str]) -> Path:
+    """A Clever CSV upload: students 1001 and 1002 (siblings) with contact P1, 1003 with P2;
+    ``relationships`` gives each student's Contact_relationship."""
+    contacts = {"1001": ("P1", "Jo Doe"), "1002": ("P1", "Jo Doe"), "1003": ("P2", "Al Poe")}
+    return clever_csv_bundle(directory, {
+        "schools": [{"School_id": "S1", "School_name": "North"}],
+        "students": [{"School_id": "S1", "Student_id": student_id, "Last_name": "Doe",
+                      "First_name": "Kid", "Grade": "3", "Contact_sis_id": sis_id,
+                      "Contact_name": name, "Contact_relationship": relationships[student_id]}
+                     for student_id, (sis_id, name) in contacts.items()],
+    })
+
+
+def contacts_nights(root: Path) -> list[Path]:
+    """Two nights of Clever contacts: a relationship word changes (an update), another is no
+    longer sent (never blanked)."""
+    return [_contacts_night(root / "night-0",
+                            {"1001": "Mother", "1002": "Mother", "1003": "Uncle"}),
+            _contacts_night(root / "night-1",
+                            {"1001": "", "1002": "Stepmother", "1003": "Uncle"})]
+
+
+def guardian_links(server, schema: str = SCHEMA) -> dict[tuple[str, str], tuple]:
+    """The destination's guardian_relationships by (guardian, student) source ids:
+    (relationship, status), through the app ids."""
+    rows = pg_query(server, f"select g.source_id, s.source_id, l.relationship, l.status "
+                            f"from {schema}.guardian_relationships as l "
+                            f"join {schema}.users as g on g.app_id = l.guardian_app_id "
+                            f"join {schema}.users as s on s.app_id = l.student_app_id")
+    return {(g, s): (relationship, status) for g, s, relationship, status in rows}
+
+
+def user_roles(server, schema: str = SCHEMA) -> dict[str, tuple]:
+    """The destination's users by source id: (role, status, roles)."""
+    rows = pg_query(server, f"select source_id, role, status, roles from {schema}.users")
+    return {source_id: (role, status, roles) for source_id, role, status, roles in rows}

@@ -46,12 +46,15 @@ from rostersync_pipeline_tests.helpers import (
 )
 from rostersync_pipeline_tests.storage.pg_destination import (
     DSN_ENV,
+    GUARDIANS_NIGHT_0,
     LINKS_NIGHT_0,
     LINKS_NIGHT_1,
     SCHEMA,
     TERMS_NIGHT_0,
     duckdb_tables,
+    forget_roles,
     forget_user_schools,
+    guardian_links,
     pg_cursor,
     pg_query,
     pg_snapshot,
@@ -59,6 +62,7 @@ from rostersync_pipeline_tests.storage.pg_destination import (
     postgres_tables,
     push_roster_to_postgres,
     section_links,
+    user_roles,
     user_school_links,
 )
 
@@ -204,7 +208,14 @@ def test_a_first_load_killed_mid_bulk_load_leaves_an_empty_destination_with_its_
             ("sections", "sections_course_app_id_idx"),
             ("user_schools", "user_schools_user_app_id_fkey"),
             ("user_schools", "user_schools_user_app_id_school_app_id_key"),
-            ("user_schools", "user_schools_school_app_id_idx")} <= {row[:2] for row in schema}
+            ("user_schools", "user_schools_school_app_id_idx"),
+            ("guardian_relationships", "guardian_relationships_guardian_app_id_fkey"),
+            ("guardian_relationships", "guardian_relationships_student_app_id_fkey"),
+            ("guardian_relationships",
+             "guardian_relationships_guardian_app_id_student_app_id_key"),
+            ("guardian_relationships", "guardian_relationships_student_app_id_idx"),
+            ("guardian_relationships_history",
+             "guardian_relationships_history_current_idx")} <= {row[:2] for row in schema}
     before = pg_snapshot(pg)
 
     killed_sync(district, bundle, pg, "apply_enrollments", bulk_load_rows=1)
@@ -286,7 +297,8 @@ def test_migrations_are_idempotent_checksummed_and_stay_in_their_schema(pg) -> N
         assert pg_query(pg, "select version, name from rostersync.schema_migrations "
                             "order by version") == [
             (1, "roster"), (2, "change_feed"), (3, "terms_courses"), (4, "user_schools"),
-            (5, "enrollments_is_primary"), (6, "enrollments_source_id_not_unique")]
+            (5, "enrollments_is_primary"), (6, "enrollments_source_id_not_unique"),
+            (7, "guardian_relationships"), (8, "users_roles")]
         outside = pg_query(pg, "select table_schema, table_name from information_schema.tables "
                                "where table_schema not in ('rostersync', 'pg_catalog', "
                                "'information_schema')")
@@ -326,13 +338,14 @@ def test_a_destination_made_before_terms_and_courses_migrates_keeping_its_rows(
     tmp_path: Path, pg
 ) -> None:
     """A roster applied at migration 0002 (a DuckDB district's, copied) gains terms, courses and
-    the sections' new columns (and user_schools), keeps every row, then syncs terms and courses
-    like DuckDB."""
+    the sections' new columns (and user_schools, guardian_relationships, users.roles), keeps
+    every row, then syncs terms and courses like DuckDB."""
     duck = make_district(tmp_path / "duckdb", night(tmp_path / "n1", "s1", "s2"),
                          **CREATE_SCHOOLS)
     first = duck.sync()
     assert first.status == "applied", first.failure
     forget_user_schools(duck)
+    forget_roles(duck)
     push_roster_to_postgres(duck, pg, tables=BEFORE_0003, up_to=2)
     assert pg_query(pg, "select version from rostersync.schema_migrations") == [(1,), (2,)]
     before = rows_by_column(pg, BEFORE_0003)
@@ -340,7 +353,7 @@ def test_a_destination_made_before_terms_and_courses_migrates_keeping_its_rows(
 
     conn = psycopg2.connect(**pg.connect_kwargs())
     try:
-        assert migrate(conn, SCHEMA) == [3, 4, 5, 6]
+        assert migrate(conn, SCHEMA) == [3, 4, 5, 6, 7, 8]
     finally:
         conn.close()
 
@@ -350,10 +363,13 @@ def test_a_destination_made_before_terms_and_courses_migrates_keeping_its_rows(
         assert sorted((tuple(row[i] for i in kept) for row in after[table][1]), key=repr) == rows
         assert after[table][0][:len(columns)] == columns, table
     assert after["sections"][0][len(before["sections"][0]):] == ["term_app_id", "course_app_id"]
+    assert after["users"][0][len(before["users"][0]):] == ["roles"]
+    assert pg_query(pg, "select count(*), count(roles) from rostersync.users") == [(3, 0)]
     assert pg_query(pg, "select count(*), count(term_app_id) + count(course_app_id) "
                         "from rostersync.sections_history") == [(1, 0)]
     assert pg_query(pg, "select count(*) from rostersync.terms") == [(0,)]
     assert pg_query(pg, "select count(*) from rostersync.user_schools") == [(0,)]
+    assert pg_query(pg, "select count(*) from rostersync.guardian_relationships") == [(0,)]
 
     post = postgres_district(tmp_path / "postgres", night(tmp_path / "n1", "s1", "s2"),
                              **CREATE_SCHOOLS)
@@ -382,12 +398,13 @@ def test_a_destination_made_before_user_schools_migrates_keeping_its_rows(
 ) -> None:
     """A roster applied at migration 0003 (a DuckDB district's, without its links, copied)
     gains user_schools, keeps every row; the next sync links every user it imports to their
-    schools, like a DuckDB district made before user_schools."""
+    schools, like a DuckDB district made before user_schools (and users.roles)."""
     duck = make_district(tmp_path / "duckdb", LINKS_NIGHT_0.write(tmp_path / "n1"),
                          **CREATE_SCHOOLS)
     first = duck.sync()
     assert first.status == "applied", first.failure
     forget_user_schools(duck)
+    forget_roles(duck)
     push_roster_to_postgres(duck, pg, tables=BEFORE_0004, up_to=3)
     assert pg_query(pg, "select version from rostersync.schema_migrations") == [(1,), (2,), (3,)]
     before = rows_by_column(pg, BEFORE_0004)
@@ -417,6 +434,73 @@ def test_a_destination_made_before_user_schools_migrates_keeping_its_rows(
     assert user_school_links(pg) == {
         ("t1", "sch1"): (False, "active"), ("t1", "sch2"): (True, "active"),
         ("s1", "sch2"): (True, "active"), ("s2", "sch1"): (True, "active")}
+    assert mirror_matches(post, pg)
+
+
+# The rostersync tables a destination had before migration 0007 (guardian_relationships).
+BEFORE_0007 = ("schools", "terms", "courses", "users", "user_schools", "sections", "enrollments",
+               "schools_history", "terms_history", "courses_history", "users_history",
+               "user_schools_history", "sections_history", "enrollments_history", "change_log")
+
+
+def test_a_destination_made_before_guardians_and_roles_migrates_keeping_its_rows(
+    tmp_path: Path, pg
+) -> None:
+    """A roster applied at migration 0006 (a DuckDB district's, without roles, copied) gains
+    guardian_relationships and users.roles (empty), keeps every row; the next sync imports the
+    guardians, links them to their students and fills in every user's roles, like a DuckDB
+    district made before guardians and roles."""
+    duck = make_district(tmp_path / "duckdb", night(tmp_path / "n1", "s1", "s2"),
+                         **CREATE_SCHOOLS)
+    first = duck.sync()
+    assert first.status == "applied", first.failure
+    forget_roles(duck)
+    push_roster_to_postgres(duck, pg, tables=BEFORE_0007, up_to=6)
+    assert pg_query(pg, "select max(version) from rostersync.schema_migrations") == [(6,)]
+    before = rows_by_column(pg, BEFORE_0007)
+    assert before["users_history"][1] and before["user_schools"][1] and before["change_log"][1]
+
+    conn = psycopg2.connect(**pg.connect_kwargs())
+    try:
+        assert migrate(conn, SCHEMA) == [7, 8]
+    finally:
+        conn.close()
+
+    after = rows_by_column(pg, BEFORE_0007)
+    for table, (columns, rows) in before.items():
+        added = ["roles"] if table in ("users", "users_history") else []
+        assert after[table][0] == [*columns, *added], table
+        assert sorted((row[:len(columns)] for row in after[table][1]), key=repr) == rows, table
+        assert all(row[len(columns):] == (None,) * len(added) for row in after[table][1]), table
+    assert len(after["users"][1]) == 3
+    assert pg_query(pg, "select count(*) from rostersync.guardian_relationships") == [(0,)]
+    assert pg_query(pg, "select count(*) from rostersync.guardian_relationships_history") == [
+        (0,)]
+
+    post = postgres_district(tmp_path / "postgres", night(tmp_path / "n1", "s1", "s2"),
+                             **CREATE_SCHOOLS)
+    bundle = GUARDIANS_NIGHT_0.write(tmp_path / "n2")
+    night_of = {first.run_id: "night-0"}
+    for district in (duck, post):
+        outcome = district.sync(bundle)
+        assert outcome.status == "applied", (district.warehouse_dir, outcome.failure)
+        counts = outcome.summary.counts
+        assert (counts["students"], counts["educators"], counts["guardians"],
+                counts["guardian_relationships"]) == (
+            {"create": 1, "update": 2}, {"update": 1}, {"create": 3}, {"create": 5})
+        night_of[outcome.run_id] = "night-1"
+    tables = (*ENTITY_TABLES, *(f"{t}_history" for t in ENTITY_TABLES), "change_log")
+    expected, columns = duckdb_tables(duck, tables, night_of)
+    assert postgres_tables(pg, tables, night_of, columns) == expected
+    assert guardian_links(pg) == {pair: (None, "active") for pair in (
+        ("g1", "s1"), ("g1", "s2"), ("g2", "s2"), ("g2", "s3"), ("g3", "s1"))}
+    assert user_roles(pg) == {
+        "t1": ("educator", "active", ["teacher"]), "s1": ("student", "active", ["student"]),
+        "s2": ("student", "active", ["student"]), "s3": ("student", "active", ["student"]),
+        "g1": ("guardian", "active", ["parent"]), "g2": ("guardian", "active", ["guardian"]),
+        "g3": ("guardian", "active", ["relative"])}
+    assert pg_query(pg, "select changed_fields, count(*) from rostersync.change_log "
+                        "where action = 'update' group by 1") == [(["roles"], 3)]
     assert mirror_matches(post, pg)
 
 

@@ -29,7 +29,10 @@ from rostersync_pipeline_tests.helpers import (
 )
 from rostersync_pipeline_tests.storage.pg_destination import (
     DSN_ENV,
+    contacts_nights,
     duckdb_tables,
+    guardian_links,
+    guardians_nights,
     pg_cursor,
     pg_query,
     postgres_district,
@@ -37,6 +40,7 @@ from rostersync_pipeline_tests.storage.pg_destination import (
     push_roster_to_postgres,
     section_links,
     terms_and_courses_nights,
+    user_roles,
     user_school_links,
     user_schools_nights,
 )
@@ -336,6 +340,112 @@ def test_user_schools_are_synced_and_restored_in_postgres_as_in_duckdb(
     # 4 created, then 2 + 1 + 2 versions by the nights and 2 by the restore
     assert pg_query(pg, "select count(*), count(*) filter (where valid_to is null) "
                         "from rostersync.user_schools_history") == [(11, 4)]
+
+
+def test_guardians_and_roles_are_synced_and_restored_in_postgres_as_in_duckdb(
+    tmp_path: Path, pg
+) -> None:
+    """Guardians are users of role guardian linked to their students; every user keeps the
+    source's role words (OneRoster 1.1: one each). Three nights then a restore to the first,
+    into DuckDB and PostgreSQL: the same rows, and the links and roles each night says."""
+    bundles = guardians_nights(tmp_path / "bundles")
+    duck = make_district(tmp_path / "duckdb", bundles[0], **CREATE_SCHOOLS)
+    post = postgres_district(tmp_path / "postgres", bundles[0], **CREATE_SCHOOLS)
+    night_of: dict[str, str] = {}
+    active, inactive = "active", "inactive"
+    night_0 = {("g1", "s1"): active, ("g1", "s2"): active, ("g2", "s2"): active,
+               ("g2", "s3"): active, ("g3", "s1"): active}
+    expected_links = [
+        night_0,
+        {**night_0, ("g1", "s2"): inactive, ("g3", "s1"): inactive, ("g4", "s2"): active,
+         ("g4", "s3"): active},
+        {**night_0, ("g3", "s1"): inactive, ("g4", "s2"): active, ("g4", "s3"): active,
+         ("g5", "s3"): active},
+    ]
+    guardians_0 = {"g1": (active, ["parent"]), "g2": (active, ["guardian"]),
+                   "g3": (active, ["relative"])}
+    expected_guardians = [
+        guardians_0,
+        {**guardians_0, "g2": (active, ["parent"]), "g3": (inactive, ["relative"]),
+         "g4": (active, ["parent"])},
+        {**guardians_0, "g2": (active, ["parent"]), "g3": (inactive, ["relative"]),
+         "g4": (active, ["parent"]), "g5": (active, ["parent"])},
+    ]
+    for district in (duck, post):
+        synced = []
+        for n, bundle in enumerate(bundles):
+            outcome = district.sync(bundle)
+            assert outcome.status == "applied", (district.warehouse_dir, outcome.failure)
+            night_of[outcome.run_id] = f"night-{n}"
+            synced.append(outcome.run_id)
+            if district is post:
+                assert {pair: status for pair, (_, status) in guardian_links(pg).items()} == (
+                    expected_links[n]), f"night-{n}"
+                assert {source_id: (status, roles) for source_id, (role, status, roles)
+                        in user_roles(pg).items() if role == "guardian"} == (
+                    expected_guardians[n]), f"night-{n}"
+        restored = run_review_job("restore_roster", district.district_id,
+                                  "restore_roster_to_run", {"to_run_id": synced[0]},
+                                  config_dir=district.config_dir,
+                                  warehouse_dir=district.warehouse_dir)
+        assert restored.success, (district.warehouse_dir, restored.failure)
+        night_of[restored.run_id] = "restore"
+
+    assert_same_roster(duck, pg, night_of)
+    assert_mirror_is_the_destination(post, pg)
+    # g1 (shared by siblings s1 and s2) is one user with a link per sibling
+    assert pg_query(pg, "select count(*) from rostersync.users where source_id = 'g1'") == [(1,)]
+    # the first night again; guardians and links created since are deactivated as they are
+    assert guardian_links(pg) == {**{pair: (None, active) for pair in night_0},
+                                  ("g4", "s2"): (None, inactive),
+                                  ("g4", "s3"): (None, inactive),
+                                  ("g5", "s3"): (None, inactive)}
+    assert user_roles(pg) == {
+        "t1": ("educator", active, ["teacher"]), "s1": ("student", active, ["student"]),
+        "s2": ("student", active, ["student"]), "s3": ("student", active, ["student"]),
+        **{g: ("guardian", status, roles) for g, (status, roles) in guardians_0.items()},
+        "g4": ("guardian", inactive, ["parent"]), "g5": ("guardian", inactive, ["parent"])}
+    assert pg_query(pg, "select distinct grade, school_app_id, birth_date, programs "
+                        "from rostersync.users where role = 'guardian'") == [
+        (None, None, None, [])]
+    assert pg_query(pg, "select entity, action, changed_fields, count(*) "
+                        "from rostersync.change_feed "
+                        "where entity in ('guardians', 'guardian_relationships') "
+                        "group by 1, 2, 3 order by 1, 2, 3") == [
+        ("guardian_relationships", "create",
+         ["guardian_app_id", "student_app_id", "relationship"], 8),
+        ("guardian_relationships", "deactivate", [], 5),
+        ("guardian_relationships", "reactivate", [], 2),
+        ("guardians", "create", ["source_id", "sis_id", "email", "username", "first_name",
+                                 "last_name", "roles"], 5),
+        ("guardians", "deactivate", [], 3),
+        ("guardians", "reactivate", [], 1),
+        ("guardians", "update", ["roles"], 2)]
+    # 5 created, then 4 + 2 versions by the nights and 4 by the restore
+    assert pg_query(pg, "select count(*), count(*) filter (where valid_to is null) "
+                        "from rostersync.guardian_relationships_history") == [(15, 8)]
+
+
+def test_clever_contacts_relationships_are_updated_in_postgres_as_in_duckdb(
+    tmp_path: Path, pg
+) -> None:
+    """A Clever contact names its relationship to each student: a changed word is an update of
+    the link, a word no longer sent keeps the stored one."""
+    duck, post, night_of = _sync_both(tmp_path, pg, contacts_nights(tmp_path / "bundles"),
+                                      seed=False, source={"type": "clever_csv"},
+                                      **CREATE_SCHOOLS)
+    assert_same_roster(duck, pg, night_of)
+    assert_mirror_is_the_destination(post, pg)
+    assert guardian_links(pg) == {("P1", "1001"): ("Mother", "active"),
+                                  ("P1", "1002"): ("Stepmother", "active"),
+                                  ("P2", "1003"): ("Uncle", "active")}
+    assert pg_query(pg, "select action, changed_fields, count(*) from rostersync.change_feed "
+                        "where entity = 'guardian_relationships' group by 1, 2 order by 1") == [
+        ("create", ["guardian_app_id", "student_app_id", "relationship"], 3),
+        ("update", ["relationship"], 1)]
+    assert {source_id: roles for source_id, (_, _, roles) in user_roles(pg).items()} == {
+        "P1": ["contact"], "P2": ["contact"], "1001": ["student"], "1002": ["student"],
+        "1003": ["student"]}
 
 
 def test_app_columns_survive_updates_deactivations_and_restores(tmp_path: Path, pg) -> None:

@@ -113,8 +113,8 @@ class RosterDestination(Protocol):
         writes it."""
 
     def as_of(self, con: duckdb.DuckDBPyConnection, table: str, at: datetime) -> list[dict]:
-        """Every record of ``table`` (schools, terms, courses, users, user_schools, sections,
-        enrollments: ``ENTITY_TABLES``) as it was at ``at``: the history versions valid then."""
+        """Every record of ``table`` (one of ``ENTITY_TABLES``) as it was at ``at``: the history
+        versions valid then."""
 
     def publish_feed(self, con: duckdb.DuckDBPyConnection) -> list:
         """POST the webhook of every applied run not yet delivered (this run's, and earlier

@@ -1,7 +1,7 @@
 """A PostgreSQL destination: the roster in a schema of the app's own database.
 
 The destination is the source of truth. The district's DuckDB ``roster.schools|terms|courses|
-users|user_schools|sections|enrollments`` are its mirror:
+users|user_schools|guardian_relationships|sections|enrollments`` are its mirror:
 :meth:`PostgresDestination.mirror_into` replaces them from one consistent snapshot
 (``REPEATABLE READ``) at the start of every sync run and review job, and records the
 destination's cursor (the last ``applied_runs.applied_seq``) in ``sync.destination_mirror``.
@@ -122,6 +122,10 @@ def apply_users(cursor, schema: str, run_id: str) -> None:
 
 def apply_user_schools(cursor, schema: str, run_id: str) -> None:
     _run(cursor, q.USER_SCHOOL_STEPS, schema, run_id)
+
+
+def apply_guardian_relationships(cursor, schema: str, run_id: str) -> None:
+    _run(cursor, q.GUARDIAN_RELATIONSHIP_STEPS, schema, run_id)
 
 
 def apply_sections(cursor, schema: str, run_id: str) -> None:
@@ -318,6 +322,7 @@ class PostgresDestination:
                 apply_courses(cursor, self.schema, run_id)
                 apply_users(cursor, self.schema, run_id)
                 apply_user_schools(cursor, self.schema, run_id)
+                apply_guardian_relationships(cursor, self.schema, run_id)
                 apply_sections(cursor, self.schema, run_id)
                 apply_enrollments(cursor, self.schema, run_id)
                 record_history(cursor, self.schema, run_id, columns,

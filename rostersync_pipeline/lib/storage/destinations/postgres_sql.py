@@ -80,9 +80,9 @@ COURSE_STEPS = (
 USER_STEPS = (
     """insert into {s}.users (app_id, role, source_id, sis_id, state_id, student_number, email,
         username, first_name, middle_name, last_name, birth_date, grade, school_app_id, programs,
-        status, origin, created_run_id, updated_run_id)
+        roles, status, origin, created_run_id, updated_run_id)
     select app_id, role, source_id, sis_id, state_id, student_number, email, username,
-        first_name, middle_name, last_name, birth_date, grade, school_app_id, programs,
+        first_name, middle_name, last_name, birth_date, grade, school_app_id, programs, roles,
         'active', 'sync', %(run_id)s, %(run_id)s
     from pg_temp.plan_users where action = 'create'""",
     """update {s}.users as r set
@@ -99,6 +99,7 @@ USER_STEPS = (
         grade = coalesce(p.grade, r.grade),
         school_app_id = coalesce(p.school_app_id, r.school_app_id),
         programs = case when cardinality(p.programs) > 0 then p.programs else r.programs end,
+        roles = case when cardinality(p.roles) > 0 then p.roles else r.roles end,
         status = 'active',
         updated_run_id = %(run_id)s
     from pg_temp.plan_users as p
@@ -119,6 +120,20 @@ USER_SCHOOL_STEPS = (
         status = case when p.action = 'deactivate' then 'inactive' else 'active' end,
         updated_run_id = %(run_id)s
     from pg_temp.plan_user_schools as p
+    where p.app_id = r.app_id and p.action in ('update', 'reactivate', 'deactivate')""",
+)
+
+GUARDIAN_RELATIONSHIP_STEPS = (
+    """insert into {s}.guardian_relationships (app_id, guardian_app_id, student_app_id,
+        relationship, status, origin, created_run_id, updated_run_id)
+    select app_id, guardian_app_id, student_app_id, relationship, 'active', 'sync', %(run_id)s,
+        %(run_id)s
+    from pg_temp.plan_guardian_relationships where action = 'create'""",
+    """update {s}.guardian_relationships as r set
+        relationship = coalesce(p.relationship, r.relationship),
+        status = case when p.action = 'deactivate' then 'inactive' else 'active' end,
+        updated_run_id = %(run_id)s
+    from pg_temp.plan_guardian_relationships as p
     where p.app_id = r.app_id and p.action in ('update', 'reactivate', 'deactivate')""",
 )
 
@@ -229,6 +244,7 @@ WRITTEN_ACTIONS = {
     "courses": ("create", "update", "reactivate", "deactivate"),
     "users": ("create", "update", "reactivate", "deactivate"),
     "user_schools": ("create", "update", "reactivate", "deactivate"),
+    "guardian_relationships": ("create", "update", "reactivate", "deactivate"),
     "sections": ("create", "update", "reactivate", "deactivate"),
     "enrollments": ("create", "update", "reactivate", "deactivate"),
 }
@@ -243,8 +259,10 @@ PLAN_COLUMNS = {
                      "school_year_app_id"),
     "plan_users": ("action", "app_id", "role", "source_id", "sis_id", "state_id",
                    "student_number", "email", "username", "first_name", "middle_name",
-                   "last_name", "birth_date", "grade", "school_app_id", "programs"),
+                   "last_name", "birth_date", "grade", "school_app_id", "programs", "roles"),
     "plan_user_schools": ("action", "app_id", "user_app_id", "school_app_id", "is_primary"),
+    "plan_guardian_relationships": ("action", "app_id", "guardian_app_id", "student_app_id",
+                                    "relationship"),
     "plan_sections": ("action", "app_id", "source_id", "sis_id", "school_app_id", "name",
                       "course_name", "term_name", "term_app_id", "course_app_id"),
     "plan_enrollments": ("action", "app_id", "source_id", "section_app_id", "user_app_id",

@@ -28,8 +28,7 @@ from rostersync_pipeline.lib.storage.destinations.transfer import (
 )
 from rostersync_pipeline.lib.storage.warehouse import transaction
 
-PLAN_TEMP_TABLES = ("plan_schools", "plan_terms", "plan_courses", "plan_users",
-                    "plan_user_schools", "plan_sections", "plan_enrollments", "sync_plan")
+PLAN_TEMP_TABLES = (*(f"plan_{table}" for table in ENTITY_TABLES), "sync_plan")
 UNRECORDED_SQL = """select run_id, kind, changes, feed_after, feed_until, applied_at, plan_id,
         summary
     from {s}.applied_runs where applied_seq > %s order by applied_seq"""
