@@ -1,8 +1,9 @@
 -- One row per incoming guardian: OneRoster users of role parent, guardian or relative, Clever
 -- contacts (and CSV import people of role guardian / parent / contact). Kept apart from
 -- core.users, so that no guardian is ever matched to a student or an educator; their
--- relationships to students are core.guardian_relationships. Guardians are not yet matched,
--- planned or applied to the app's roster.
+-- relationships to students are core.guardian_relationships. Matching, the user checks and
+-- plan_users read them through intermediate.int_people (entity 'guardians': matched only to
+-- the app's guardians).
 with settings as (
     select not_imported from config.district
 ),
