@@ -1,6 +1,7 @@
 """Guardians (#13 point 1, core): OneRoster parents / guardians / relatives land in
 ``core.guardians`` with their students in ``core.guardian_relationships``, never in ``core.users``
-(the app's roster: ``apply/test_guardian_roster.py``); a relationship to someone not in the landing is RELATIONSHIP_NOT_FOUND.
+(the app's roster: ``apply/test_guardian_roster.py``); a relationship to someone not in the
+landing is RELATIONSHIP_NOT_FOUND.
 Clever CSV contacts (``students.csv``'s ``Contact_*`` columns) likewise; Clever API contacts,
 from the real Clever sample: ``ingest/test_live_providers_e2e.py``."""
 
