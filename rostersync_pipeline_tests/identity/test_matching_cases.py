@@ -240,7 +240,7 @@ def test_the_incoming_email_is_lower_cased_and_trimmed_before_it_is_compared() -
         # what core.users reads: the landed users (its columns but the two it derives) and schools
         con.execute("drop view intermediate.int_users_unioned")
         con.execute("create table intermediate.int_users_unioned as select * exclude "
-                    f"(grade_code, school_source_id, roles), roles as source_roles, "
+                    "(grade_code, school_source_id, roles), roles as source_roles, "
                     f"{NO_RELATIONSHIPS} from core.users")
         con.execute("insert into intermediate.int_users_unioned by name select "
                     "'s1' as user_source_id, 'student' as role, 'S1' as sis_id, "
