@@ -116,7 +116,8 @@ def test_a_sis_export_with_its_own_headers_syncs_into_the_roster(tmp_path: Path)
     users = district.query(
         "select u.source_id, u.role, u.sis_id, u.first_name, u.last_name, u.email, u.grade, "
         "u.birth_date::varchar, s.custom_name from roster.users as u "
-        "left join roster.schools as s on s.app_id = u.school_app_id order by 1")
+        "left join roster.schools as s on s.app_id = u.school_app_id "
+        "where u.role <> 'guardian' order by 1")
     assert users == [
         ("1001", "student", "1001", "Ann", "Doe", "ann@example.org", "05", "2014-09-01",
          "North Elementary"),
@@ -201,7 +202,8 @@ def test_bad_dates_grades_and_roles_are_error_rows(tmp_path: Path) -> None:
     }, errors
     # a birth date that cannot be read is left out; a role that cannot be read keeps the
     # person out (and so their enrollment)
-    assert district.query("select source_id, birth_date from roster.users order by 1") == [
+    assert district.query("select source_id, birth_date from roster.users "
+                          "where role <> 'guardian' order by 1") == [
         ("1001", None), ("T1", None), ("T2", None)]
 
 
@@ -298,8 +300,14 @@ def test_guardians_name_their_students_with_the_relationship_word(tmp_path: Path
         ("educator", "T2", "INVALID_VALUE", "related_sis_ids", "1003", "people.csv", 7),
     }, errors
     # neither problem keeps its person out
-    assert district.query("select source_id from roster.users order by 1") == [
+    assert district.query("select source_id from roster.users "
+                          "where role <> 'guardian' order by 1") == [
         ("1001",), ("1002",), ("1003",), ("T1",), ("T2",)]
+    # the app holds the guardians, linked to their students with the word
+    assert district.query(
+        "select g.source_id, s.source_id, l.relationship from roster.guardian_relationships "
+        "as l join roster.users as g on g.app_id = l.guardian_app_id "
+        "join roster.users as s on s.app_id = l.student_app_id order by all") == relationships
 
 
 def test_the_bundle_goes_through_the_shared_safety_and_encoding_code(con, tmp_path) -> None:
