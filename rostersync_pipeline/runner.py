@@ -21,7 +21,11 @@ import dagster as dg
 from rostersync_pipeline.config import load_district, source_roots_from_env
 from rostersync_pipeline.defs.jobs import SYNC_JOB_NAME
 from rostersync_pipeline.defs.partitions import districts_partitions
-from rostersync_pipeline.defs.progress import add_step_listener, remove_step_listener
+from rostersync_pipeline.defs.progress import (
+    add_step_listener,
+    remove_step_listener,
+    with_step_hooks,
+)
 from rostersync_pipeline.lib.report.run_record import RunSummary, read_run_summary
 from rostersync_pipeline.lib.report.run_status import RunStatus
 from rostersync_pipeline.lib.storage.warehouse import district_connection
@@ -162,7 +166,7 @@ def run_sync(
         run_config["loggers"] = QUIET_LOGGERS
     logging.getLogger("dagster").setLevel(logging.WARNING if quiet else logging.INFO)
     with _progress_bar(progress, district_id):
-        result = job.execute_in_process(
+        result = with_step_hooks(job).execute_in_process(
             partition_key=district_id,
             run_config=run_config,
             instance=instance,
