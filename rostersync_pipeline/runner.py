@@ -69,9 +69,12 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
-def read_summary(warehouse_dir: Path, district_id: str, run_id: str) -> RunSummary | None:
-    """The recorded summary of ``run_id`` (details included), or None if it was not recorded."""
-    with district_connection(warehouse_dir, district_id) as con:
+def read_summary(
+    warehouse_dir: Path, district_id: str, run_id: str, *, ensure: bool = True
+) -> RunSummary | None:
+    """The recorded summary of ``run_id`` (details included), or None if it was not recorded.
+    ``ensure=False``: the caller knows the file's schemas are there (a run that succeeded)."""
+    with district_connection(warehouse_dir, district_id, ensure=ensure) as con:
         return read_run_summary(con, run_id)
 
 
@@ -192,7 +195,8 @@ def run_sync(
                           and e.event_specific_data.severity == dg.AssetCheckSeverity.ERROR]
         if check_failures:
             failure = "a blocking expectation check failed; apply did not run. " + failure
-    summary = read_summary(Path(warehouse_dir), district_id, result.run_id)
+    summary = read_summary(Path(warehouse_dir), district_id, result.run_id,
+                           ensure=not result.success)
     status = summary.status if summary else "failed"
     return SyncOutcome(result.run_id, result.success, status, stage_seconds, summary, failure)
 
