@@ -14,8 +14,9 @@ In one run, on one synthetic OneRoster bundle of N students:
 
 Each sync runs in its own child process (so its peak RSS is its own) and is reported as seconds
 per stage, the ``run_sync`` call, and its ratio to the floor. Then a 500-student district end to
-end: twice in one warm process (the second is the warm figure), as a new ``rostersync sync``
-process, and launched through the run queue a ``dagster-daemon`` serves (submission to success).
+end, each figure the median of ``--repeat`` syncs: in one warm process (after a first, cold
+one), as a new ``rostersync sync`` process, and launched through the run queue a
+``dagster-daemon`` serves (submission to success). ``--small-only`` runs just these.
 Shared, noisy machines: compare ratios, not seconds.
 """
 
@@ -27,6 +28,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -158,14 +160,17 @@ def run_benchmark(args: argparse.Namespace) -> dict:
                         "cpus": os.cpu_count(), "load_average": os.getloadavg()},
     }
     if args.small:
-        report["small_district"] = small_district(workdir / "small")
+        report["small_district"] = small_district(workdir / "small", args.repeat)
     if not args.workdir and not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return report
 
 
-def small_district(workdir: Path) -> dict:
-    """A 500-student district: warm in-process, as a new process, through the daemon's queue."""
+def small_district(workdir: Path, repeat: int = 3) -> dict:
+    """A 500-student district: warm in-process, as a new process, through the daemon's queue.
+
+    Each figure is the median of ``repeat`` syncs of the same bundle (the first in-process sync,
+    the cold one, is reported apart); ``runs`` holds every sync's seconds."""
     from rostersync_pipeline.demo.district import write_district_config, write_oneroster_bundle
     from rostersync_pipeline.runner import run_sync
 
@@ -174,23 +179,32 @@ def small_district(workdir: Path) -> dict:
     write_oneroster_bundle(bundle, SMALL_STUDENTS, seed=11)
     config_dir, warehouse = workdir / "config", workdir / "warehouse"
     write_district_config(config_dir, "small", bundle, schools={"create_unmatched": True})
-    timings = {}
-    for attempt in ("cold_in_process", "warm_in_process"):
+    runs: dict[str, list] = {"cold_in_process": [], "warm_in_process": [], "new_process": []}
+    load_before = os.getloadavg()[0]
+    for attempt in range(repeat + 1):
         started = time.perf_counter()
         outcome = run_sync("small", config_dir=config_dir, warehouse_dir=warehouse)
-        timings[attempt] = round(time.perf_counter() - started, 3)
         assert outcome.success, outcome.failure
+        runs["warm_in_process" if attempt else "cold_in_process"].append(
+            round(time.perf_counter() - started, 3))
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    started = time.perf_counter()
-    subprocess.run([str(BIN / "rostersync"), "sync", "small", "--config-dir", str(config_dir),
-                    "--warehouse", str(warehouse)], env=env, check=True, capture_output=True)
-    timings["new_process"] = round(time.perf_counter() - started, 3)
-    timings["run_queue"] = _through_run_queue(workdir, config_dir, warehouse)
+    for _ in range(repeat):
+        started = time.perf_counter()
+        subprocess.run([str(BIN / "rostersync"), "sync", "small", "--config-dir", str(config_dir),
+                        "--warehouse", str(warehouse)], env=env, check=True, capture_output=True)
+        runs["new_process"].append(round(time.perf_counter() - started, 3))
+    runs["run_queue"] = _through_run_queue(workdir, config_dir, warehouse, repeat)
+    timings: dict = {name: (statistics.median(seconds) if None not in seconds else None)
+                     for name, seconds in runs.items()}
+    timings["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    timings["runs"] = runs
     return timings
 
 
-def _through_run_queue(workdir: Path, config_dir: Path, warehouse: Path) -> float | None:
-    """Submission to success of one sync launched into a running daemon's queue."""
+def _through_run_queue(workdir: Path, config_dir: Path, warehouse: Path,
+                       launches: int = 1) -> list[float | None]:
+    """Submission to success of each of ``launches`` syncs launched, one after the other, into
+    a running daemon's queue (None: the run failed or took over 300 s)."""
     import dagster as dg
 
     home = workdir / "dagster_home"
@@ -203,21 +217,26 @@ def _through_run_queue(workdir: Path, config_dir: Path, warehouse: Path) -> floa
         daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", *target], cwd=REPO_ROOT,
                                   env=env, stdout=log, stderr=subprocess.STDOUT)
     instance = dg.DagsterInstance.from_config(str(home))
+    finished = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE)
+    seconds: list[float | None] = []
     try:
         instance.add_dynamic_partitions("districts", ["small"])
         time.sleep(8)  # the daemon's queue loop is up (not counted)
-        started = time.perf_counter()
-        subprocess.run([str(BIN / "dagster"), "job", "launch", "-j", "sync_district", *target,
-                        "--tags", json.dumps({"dagster/partition": "small"})],
-                       cwd=REPO_ROOT, env=env, check=True, capture_output=True)
-        while time.perf_counter() - started < 300:
-            runs = instance.get_runs(limit=1)
-            if runs and runs[0].status in (dg.DagsterRunStatus.SUCCESS,
-                                           dg.DagsterRunStatus.FAILURE):
-                ok = runs[0].status == dg.DagsterRunStatus.SUCCESS
-                return round(time.perf_counter() - started, 3) if ok else None
-            time.sleep(0.2)
-        return None
+        for _ in range(launches):
+            known = {run.run_id for run in instance.get_runs()}
+            started = time.perf_counter()
+            subprocess.run([str(BIN / "dagster"), "job", "launch", "-j", "sync_district", *target,
+                            "--tags", json.dumps({"dagster/partition": "small"})],
+                           cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+            run = next(r for r in instance.get_runs(limit=5) if r.run_id not in known)
+            while time.perf_counter() - started < 300:
+                run = instance.get_run_by_id(run.run_id)
+                if run is not None and run.status in finished:
+                    break
+                time.sleep(0.2)
+            ok = run is not None and run.status == dg.DagsterRunStatus.SUCCESS
+            seconds.append(round(time.perf_counter() - started, 3) if ok else None)
+        return seconds
     finally:
         instance.dispose()
         daemon.terminate()
@@ -263,10 +282,19 @@ def format_report(report: dict) -> str:
             lines.append(f"{name} failure: {r['failure']}")
     small = report.get("small_district")
     if small:
-        lines += ["", f"{SMALL_STUDENTS}-student district, seconds end to end: "
-                  + ", ".join(f"{k} {v}" for k, v in small.items())
-                  + "  (targets: warm_in_process <= 3, new_process <= 6)"]
+        lines += ["", format_small(small)]
     return "\n".join(lines)
+
+
+def format_small(small: dict) -> str:
+    figures = ", ".join(f"{name} {small[name]}" for name in
+                        ("cold_in_process", "warm_in_process", "new_process", "run_queue"))
+    every = "; ".join(f"{name}: {' / '.join(str(s) for s in seconds)}"
+                      for name, seconds in small["runs"].items())
+    return (f"{SMALL_STUDENTS}-student district, seconds end to end (medians): {figures}  "
+            "(targets: warm_in_process <= 3, new_process <= 6)\n"
+            f"  every sync: {every}\n  load average before / after: "
+            f"{' / '.join(str(v) for v in small['load_average'])}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -278,6 +306,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", help="also write the results as JSON to this file")
     parser.add_argument("--no-small", dest="small", action="store_false",
                         help=f"skip the {SMALL_STUDENTS}-student district timings")
+    parser.add_argument("--small-only", action="store_true",
+                        help=f"only the {SMALL_STUDENTS}-student district timings")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help=f"syncs per {SMALL_STUDENTS}-student figure (their median)")
     add_child_args(parser)
     return parser.parse_args(argv)
 
@@ -286,6 +318,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
         return run_child(args)
+    if args.small_only:
+        workdir = Path(args.workdir or tempfile.mkdtemp(prefix="rs-bench-small-"))
+        small = small_district(workdir / "small", args.repeat)
+        print(format_small(small))
+        if args.json:
+            Path(args.json).write_text(json.dumps(small, indent=2) + "\n", encoding="utf-8")
+        if not args.workdir and not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return 0 if None not in small["runs"]["run_queue"] else 1
     report = run_benchmark(args)
     print(format_report(report))
     if args.json:

@@ -21,7 +21,11 @@ import dagster as dg
 from rostersync_pipeline.config import load_district, source_roots_from_env
 from rostersync_pipeline.defs.jobs import SYNC_JOB_NAME
 from rostersync_pipeline.defs.partitions import districts_partitions
-from rostersync_pipeline.defs.progress import add_step_listener, remove_step_listener
+from rostersync_pipeline.defs.progress import (
+    add_step_listener,
+    remove_step_listener,
+    with_step_hooks,
+)
 from rostersync_pipeline.lib.report.run_record import RunSummary, read_run_summary
 from rostersync_pipeline.lib.report.run_status import RunStatus
 from rostersync_pipeline.lib.storage.warehouse import district_connection
@@ -65,9 +69,12 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
-def read_summary(warehouse_dir: Path, district_id: str, run_id: str) -> RunSummary | None:
-    """The recorded summary of ``run_id`` (details included), or None if it was not recorded."""
-    with district_connection(warehouse_dir, district_id) as con:
+def read_summary(
+    warehouse_dir: Path, district_id: str, run_id: str, *, ensure: bool = True
+) -> RunSummary | None:
+    """The recorded summary of ``run_id`` (details included), or None if it was not recorded.
+    ``ensure=False``: the caller knows the file's schemas are there (a run that succeeded)."""
+    with district_connection(warehouse_dir, district_id, ensure=ensure) as con:
         return read_run_summary(con, run_id)
 
 
@@ -162,7 +169,7 @@ def run_sync(
         run_config["loggers"] = QUIET_LOGGERS
     logging.getLogger("dagster").setLevel(logging.WARNING if quiet else logging.INFO)
     with _progress_bar(progress, district_id):
-        result = job.execute_in_process(
+        result = with_step_hooks(job).execute_in_process(
             partition_key=district_id,
             run_config=run_config,
             instance=instance,
@@ -188,7 +195,8 @@ def run_sync(
                           and e.event_specific_data.severity == dg.AssetCheckSeverity.ERROR]
         if check_failures:
             failure = "a blocking expectation check failed; apply did not run. " + failure
-    summary = read_summary(Path(warehouse_dir), district_id, result.run_id)
+    summary = read_summary(Path(warehouse_dir), district_id, result.run_id,
+                           ensure=not result.success)
     status = summary.status if summary else "failed"
     return SyncOutcome(result.run_id, result.success, status, stage_seconds, summary, failure)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dagster as dg
 
 from rostersync_pipeline.defs.partitions import districts_partitions
-from rostersync_pipeline.defs.progress import report_step_failure, report_step_success
 
 SYNC_JOB_NAME = "sync_district"
 # the cross-district review queue (defs/review/queue.py) is not part of a district's run
@@ -16,7 +15,6 @@ sync_district_job = dg.define_asset_job(
     selection=dg.AssetSelection.all() - dg.AssetSelection.assets(QUEUE_ASSET),
     partitions_def=districts_partitions,
     executor_def=dg.in_process_executor,
-    hooks={report_step_success, report_step_failure},
     description="Fetch, land, normalize, check, match, plan, guard, apply and report for one "
     "district (a partition).",
 )

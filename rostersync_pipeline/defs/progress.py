@@ -1,4 +1,10 @@
-"""Step hooks that report a run's progress to in-process listeners (the CLI's progress bar)."""
+"""Step hooks that report a run's progress to in-process listeners (the CLI's progress bar, the
+console's launch worker).
+
+The hooks are attached to a run only while someone listens (:func:`with_step_hooks`, called by
+the runner): a run launched from the UI or a schedule has no listener, and would only log two
+hook events per step for nothing.
+"""
 
 from collections.abc import Callable
 
@@ -27,3 +33,10 @@ def report_step_success(context: dg.HookContext) -> None:
 def report_step_failure(context: dg.HookContext) -> None:
     for listener in list(_listeners):
         listener(context.step_key, False)
+
+
+def with_step_hooks(job: dg.JobDefinition) -> dg.JobDefinition:
+    """``job`` reporting each step to the listeners, if there are any now; else ``job``."""
+    if not _listeners:
+        return job
+    return job.with_hooks({report_step_success, report_step_failure})

@@ -43,6 +43,7 @@ class RosterWarehouse(dg.ConfigurableResource):
     )
     _run_lock: RunLockState = PrivateAttr(default=NO_RUN)
     _district_config: DistrictConfig | None = PrivateAttr(default=None)
+    _schemas_ensured: bool = PrivateAttr(default=False)
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Generator[RosterWarehouse]:
@@ -53,6 +54,7 @@ class RosterWarehouse(dg.ConfigurableResource):
             finally:
                 self._run_lock = NO_RUN
                 self._district_config = None
+                self._schemas_ensured = False
 
     @property
     def run_lock(self) -> RunLockState:
@@ -90,12 +92,18 @@ class RosterWarehouse(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self, district_id: str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection to the district's DuckDB file; in a run, only the run's held district."""
+        """A connection to the district's DuckDB file; in a run, only the run's held district.
+
+        A run ensures the file's schemas and roster tables once, on its first writable
+        connection: no other run may touch the file while this one holds its lock."""
         lock = self._run_lock
         if lock.district_id is not None and district_id != lock.district_id:
             raise dg.Failure(description=f"this run is for district {lock.district_id}; it may not "
                              f"open district {district_id}")
         if lock.district_id is not None and not lock.held:
             raise dg.Failure(description=f"not run: {lock.reason}")
-        with district_connection(self.warehouse_dir, district_id, read_only=read_only) as con:
+        with district_connection(self.warehouse_dir, district_id, read_only=read_only,
+                                 ensure=not self._schemas_ensured) as con:
+            if lock.held and not read_only:
+                self._schemas_ensured = True
             yield con

@@ -187,3 +187,47 @@ def test_required_field_names_are_checked(tmp_path: Path) -> None:
     path = write_config(tmp_path, {**MINIMAL, "required_fields": {"students": ["frist_name"]}})
     with pytest.raises(ConfigError, match="key required_fields.students.0"):
         load_district_config(path)
+
+
+def test_step_hooks_report_to_listeners_and_are_left_out_when_nobody_listens(
+        defs: dg.Definitions) -> None:
+    """The progress hooks only serve in-process listeners (the CLI's bar, the console's worker):
+    the sync job carries none, so UI and scheduled runs log no hook events."""
+    from rostersync_pipeline.defs.jobs import SYNC_JOB_NAME
+    from rostersync_pipeline.defs.progress import (
+        add_step_listener,
+        remove_step_listener,
+        with_step_hooks,
+    )
+
+    assert not defs.resolve_job_def(SYNC_JOB_NAME).hook_defs
+
+    @dg.op
+    def first() -> int:
+        return 1
+
+    @dg.op
+    def second(value: int) -> int:
+        return value + 1
+
+    @dg.job
+    def two_steps() -> None:
+        second(first())
+
+    def hook_events(result: dg.ExecuteInProcessResult) -> list[str]:
+        return [e.event_type_value for e in result.all_events if "HOOK" in e.event_type_value]
+
+    assert with_step_hooks(two_steps) is two_steps
+    assert hook_events(two_steps.execute_in_process()) == []
+    heard: list[tuple[str, bool]] = []
+
+    def listener(step_key: str, succeeded: bool) -> None:
+        heard.append((step_key, succeeded))
+
+    add_step_listener(listener)
+    try:
+        result = with_step_hooks(two_steps).execute_in_process()
+    finally:
+        remove_step_listener(listener)
+    assert heard == [("first", True), ("second", True)]
+    assert "HOOK_COMPLETED" in hook_events(result)

@@ -161,6 +161,24 @@ def test_the_kept_outcomes_hold_ids_only_and_are_replaced_on_a_rerun() -> None:
     assert "not-an-email" not in kept and "@" not in kept
 
 
+def test_each_validation_is_judged_on_its_own_frame() -> None:
+    """The process keeps one GX context and its suites; GX caches a batch's metrics under its
+    data source and asset names, not under the frame, so no run may get another's verdict,
+    nor a table validated twice in one run its first verdict."""
+    from rostersync_pipeline.lib.validate.expectations import SuiteValidator
+
+    bad = district_file(users=[("u3", "student", "not-an-email", "05")])
+    good = district_file()
+    for con, passed in ((bad, False), (good, True), (bad, False)):
+        assert evaluate_expectation_suites(con, RUN_ID, {})["core.users"].passed is passed
+    users = next(s for s in SUITES if s.table == "core.users")
+    with SuiteValidator() as validator:
+        for con, failed in ((bad, 1), (good, 0), (bad, 1)):
+            outcomes = validator.validate(users, con.execute(users.frame_sql).df())
+            assert {o.expectation: o.unexpected_count for o in outcomes}[
+                "users.email_format"] == failed
+
+
 def test_docs_list_every_expectation_with_its_default() -> None:
     from pathlib import Path
 

@@ -14,7 +14,11 @@ import pytest
 
 from rostersync_pipeline.defs.checks.model_checks import MODEL_KEYS_CHECK, evaluate_model_keys
 from rostersync_pipeline.lib.transform.sql_runner import ModelError, load_models, run_models
-from rostersync_pipeline.lib.validate.model_promises import SAMPLE_KEYS
+from rostersync_pipeline.lib.validate.model_promises import (
+    SAMPLE_KEYS,
+    check_all_promises,
+    check_promises,
+)
 
 PEOPLE = """
 select * from (values
@@ -112,3 +116,32 @@ def test_an_empty_table_keeps_its_promises_but_a_missing_column_is_still_named(
     with pytest.raises(ModelError, match=r"_models\.yml \(core\.roles\).*rol"):
         evaluate_model_keys(con, load_models(tmp_path)["core.roles"],
                             dg.AssetKey(["core", "roles"]), rows=0)
+
+
+@pytest.mark.parametrize("materialized", ["table", "view"])
+def test_measured_together_each_model_gets_the_outcome_it_gets_alone(
+    tmp_path: Path, materialized: str
+) -> None:
+    """Small tables are measured in one query; a broken one (samples and all), a view and an
+    empty table end up exactly as when each is checked on its own."""
+    con = built(tmp_path, materialized)
+    models = list(load_models(tmp_path).values())
+    rows = {"core.people": None if materialized == "view" else 5, "core.roles": 2}
+    alone = {m.key: check_promises(con, m, rows[m.key]) for m in models}
+    assert check_all_promises(con, models, rows) == alone
+    assert not alone["core.people"].kept and alone["core.roles"].kept
+    con.execute("delete from core.roles")
+    assert check_all_promises(con, models, {**rows, "core.roles": 0})["core.roles"] == (
+        check_promises(con, load_models(tmp_path)["core.roles"], 0))
+
+
+def test_measured_together_a_promise_on_a_missing_column_still_names_the_yaml(
+        tmp_path: Path) -> None:
+    con = built(tmp_path)
+    (tmp_path / "marts" / "core" / "_models.yml").write_text(
+        PROMISES.format(materialized="table").replace("not_null: [role]\n", "not_null: [rol]\n"),
+        encoding="utf-8")
+    load_models.cache_clear()
+    with pytest.raises(ModelError, match=r"_models\.yml \(core\.roles\).*rol"):
+        check_all_promises(con, list(load_models(tmp_path).values()),
+                           {"core.people": 5, "core.roles": 2})

@@ -45,16 +45,17 @@ def evaluate_expectation_suites(
     Metadata per check: rows checked, expectations, failed; per failed expectation its
     unexpected count, whether it is hard, and up to 5 record IDs (IDs only).
     """
-    validator = SuiteValidator()
     results = {}
-    for suite in SUITES:
-        suite = with_severities(suite, severities)
-        frame = con.execute(suite.frame_sql).df()
-        outcomes = validator.validate(suite, frame)
-        record_expectation_results(con, run_id, suite.table, outcomes)
+    with SuiteValidator() as validator:
+        checked = []
+        for suite in SUITES:
+            suite = with_severities(suite, severities)
+            frame = con.execute(suite.frame_sql).df()
+            checked.append((suite, len(frame), validator.validate(suite, frame)))
+    record_expectation_results(con, run_id, {s.table: outcomes for s, _, outcomes in checked})
+    for suite, rows, outcomes in checked:
         failed = [o for o in outcomes if not o.success]
-        metadata = {"rows_checked": len(frame), "expectations": len(outcomes),
-                    "failed": len(failed)}
+        metadata = {"rows_checked": rows, "expectations": len(outcomes), "failed": len(failed)}
         for o in failed:
             metadata[o.expectation] = dg.MetadataValue.json(
                 {"unexpected_count": o.unexpected_count, "hard": o.hard,

@@ -16,7 +16,7 @@ from rostersync_pipeline.defs.checks.expectation_checks import (
 )
 from rostersync_pipeline.defs.checks.model_checks import (
     MODEL_KEYS_CHECK,
-    evaluate_model_keys,
+    evaluate_all_model_keys,
     model_keys_spec,
     promises,
 )
@@ -99,11 +99,9 @@ def _run_stage(
             write_settings(con, district)
         results = run_models(con, MODELS, only=set(models))
         built_rows = {result.key: result.row_count for result in results}
+        kept = evaluate_all_model_keys(con, models, built_rows, model_asset_key)
         checks: dict[str, list[dg.AssetCheckResult]] = {
-            key: [evaluate_model_keys(con, model, model_asset_key(key), built_rows.get(key))]
-            if promises(model) else []
-            for key, model in models.items()
-        }
+            key: [kept[key]] if key in kept else [] for key in models}
         if stage == "normalize":
             suites = evaluate_expectation_suites(con, context.run_id, dict(district.expectations))
             for table, result in suites.items():

@@ -277,8 +277,11 @@ def district_connection(
     *,
     read_only: bool = False,
     lock_timeout_s: float = 60.0,
+    ensure: bool = True,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to one district's DuckDB file, schemas and roster tables ensured."""
+    """A connection to one district's DuckDB file, schemas and roster tables ensured (unless
+    ``ensure`` is False: the caller knows this file's were ensured already, as a run's later
+    steps do)."""
     path = district_db_path(warehouse_dir, district_id)
     if read_only and not path.exists():
         raise FileNotFoundError(f"{path}: no warehouse for district {district_id!r} yet")
@@ -289,7 +292,7 @@ def district_connection(
         # Bounded memory: past this DuckDB spills to disk instead of growing the process.
         con.execute("set memory_limit = ?",
                     [os.environ.get("ROSTERSYNC_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)])
-        if not read_only:
+        if ensure and not read_only:
             ensure_schemas(con)
         yield con
     finally:

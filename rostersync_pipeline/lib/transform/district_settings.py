@@ -69,6 +69,7 @@ def not_imported_fields(config: DistrictConfig) -> list[str]:
 
 def _replace(con: duckdb.DuckDBPyConnection, table: str, columns: str, rows: list) -> None:
     con.execute(f"create or replace table config.{table} ({columns})")
-    if rows:
-        placeholders = ", ".join("?" for _ in rows[0])
-        con.executemany(f"insert into config.{table} values ({placeholders})", rows)
+    if rows:  # one insert (executemany runs one statement per row)
+        row = "(" + ", ".join("?" for _ in rows[0]) + ")"
+        con.execute(f"insert into config.{table} values " + ", ".join([row] * len(rows)),
+                    [value for values in rows for value in values])

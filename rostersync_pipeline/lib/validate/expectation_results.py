@@ -27,19 +27,19 @@ create table if not exists sync.expectation_results (
 
 
 def record_expectation_results(
-    con: duckdb.DuckDBPyConnection, run_id: str, table_name: str,
-    outcomes: list[ExpectationOutcome],
+    con: duckdb.DuckDBPyConnection, run_id: str, outcomes: dict[str, list[ExpectationOutcome]],
 ) -> None:
-    """Replace this run's rows for ``table_name`` with ``outcomes``."""
+    """Replace this run's rows for each checked table (``outcomes``: table name -> outcomes)."""
     con.execute(EXPECTATION_RESULTS_DDL)
-    con.execute("delete from sync.expectation_results where run_id = ? and table_name = ?",
-                [run_id, table_name])
-    for o in outcomes:
-        con.execute(
-            "insert into sync.expectation_results values (?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, table_name, o.expectation, o.column or None, o.hard, o.success,
-             o.unexpected_count, o.unexpected_ids],
-        )
+    con.execute("delete from sync.expectation_results where run_id = ? and list_contains(?, "
+                "table_name)", [run_id, list(outcomes)])
+    rows = [[run_id, table, o.expectation, o.column or None, o.hard, o.success,
+             o.unexpected_count, o.unexpected_ids]
+            for table, table_outcomes in outcomes.items() for o in table_outcomes]
+    if rows:
+        con.execute("insert into sync.expectation_results values "
+                    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows)),
+                    [value for row in rows for value in row])
 
 
 def hard_failures(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:

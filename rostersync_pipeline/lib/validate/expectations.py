@@ -3,18 +3,24 @@
 GX's SQL route does not work with DuckDB here (its column reflection ignores the schema and
 query assets come back empty through duckdb_engine), so each suite's ``frame_sql`` is read from
 DuckDB into a DataFrame of just the columns the suite checks, and validated in one ephemeral GX
-context per run. GX is imported when a run validates, not when the code location loads (the
+context per process. GX is imported when a run validates, not when the code location loads (the
 import alone takes seconds). An outcome names failed rows by their ID column only, never by the
 offending values (they may be emails).
+
+The process's context keeps each suite once (a district's severities are applied to the outcomes,
+not given to GX); each run gets a pandas data source of its own, removed when the run is done:
+a data source's execution engine keeps every metric it computed, keyed by data source and asset
+name (not by the frame), so a source shared across runs would grow without end.
 """
 
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from rostersync_pipeline.lib.validate.suites import Expectation, TableSuite
@@ -24,6 +30,11 @@ if TYPE_CHECKING:
 
 SAMPLE_IDS = 5
 _PREFETCH: list[threading.Thread] = []
+# the process's GX context and what it holds; GX's context is not thread-safe
+_GX_LOCK = threading.Lock()
+_GX: dict[str, Any] = {}
+_GX_SUITES: dict[TableSuite, tuple[Any, dict[str, int]]] = {}
+_NAMES = itertools.count(1)
 
 
 def prefetch_great_expectations() -> None:
@@ -79,40 +90,76 @@ def _ids(details: dict, id_column: str) -> list[str]:
     return list(dict.fromkeys(ids))[:SAMPLE_IDS]
 
 
-class SuiteValidator:
-    """One ephemeral GX context for a run; :meth:`validate` runs one table's suite."""
-
-    def __init__(self) -> None:
+def _gx_context() -> Any:
+    """The process's ephemeral GX context (made on first use; call with ``_GX_LOCK`` held)."""
+    if "context" not in _GX:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         logging.getLogger("great_expectations").setLevel(logging.WARNING)
-        self._gx = gx
-        self._context = gx.get_context(mode="ephemeral")
-        self._context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        _GX.update(gx=gx, context=context)
+    return _GX["context"]
+
+
+def _gx_suite(suite: TableSuite) -> tuple[Any, dict[str, int]]:
+    """The GX suite of ``suite`` and each GX expectation id's position in ``suite.expectations``:
+    built once per process for what GX is told (severities are not; call with the lock held)."""
+    key = replace(suite, expectations=tuple(replace(e, hard=False) for e in suite.expectations))
+    if key not in _GX_SUITES:
+        gx, context = _GX["gx"], _gx_context()
+        name = f"{suite.table.replace('.', '_')}_suite_{next(_NAMES)}"
+        gx_suite = context.suites.add(gx.ExpectationSuite(name=name))
+        positions = {gx_suite.add_expectation(_gx_expectation(gx, expectation)).id: position
+                     for position, expectation in enumerate(suite.expectations)}
+        _GX_SUITES[key] = (gx_suite, positions)
+    return _GX_SUITES[key]
+
+
+class SuiteValidator:
+    """A run's validations: :meth:`validate` runs one table's suite in the process's GX context,
+    on a data source of this validator's own; :meth:`close` (or leaving ``with``) removes it."""
+
+    def __init__(self) -> None:
+        with _GX_LOCK:
+            _gx_context()
+        self._source: Any = None
+
+    def __enter__(self) -> SuiteValidator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._source is not None:
+            with _GX_LOCK:
+                _gx_context().data_sources.delete(self._source.name)
+            self._source = None
 
     def validate(self, suite: TableSuite, frame: pd.DataFrame) -> list[ExpectationOutcome]:
         if frame.empty:
             # every expectation holds on no rows (GX says so too, at a third of a second each)
             return [ExpectationOutcome(e.name, e.column, True, e.hard, 0, [])
                     for e in suite.expectations]
-        gx, name = self._gx, suite.table.replace(".", "_")
-        source = self._context.data_sources.add_pandas(f"{name}_source")
-        batch_definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(
-            "whole_table")
-        gx_suite = self._context.suites.add(gx.ExpectationSuite(name=f"{name}_suite"))
-        by_id = {}
-        for expectation in suite.expectations:
-            by_id[gx_suite.add_expectation(_gx_expectation(gx, expectation)).id] = expectation
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        result = batch.validate(gx_suite, result_format={
-            "result_format": "SUMMARY",
-            "unexpected_index_column_names": [suite.id_column],
-            "partial_unexpected_count": SAMPLE_IDS,
-        })
+        with _GX_LOCK:
+            gx_suite, positions = _gx_suite(suite)
+            if self._source is None:
+                self._source = _gx_context().data_sources.add_pandas(f"run_{next(_NAMES)}")
+            # an asset per validation: the engine keys a batch's metrics by its asset's name
+            asset = self._source.add_dataframe_asset(
+                f"{suite.table.replace('.', '_')}_{next(_NAMES)}")
+            batch = asset.add_batch_definition_whole_dataframe("whole_table").get_batch(
+                batch_parameters={"dataframe": frame})
+            result = batch.validate(gx_suite, result_format={
+                "result_format": "SUMMARY",
+                "unexpected_index_column_names": [suite.id_column],
+                "partial_unexpected_count": SAMPLE_IDS,
+            })
         outcomes = []
         for item in result.results:
-            expectation = by_id[item.expectation_config.id]
+            expectation = suite.expectations[positions[item.expectation_config.id]]
             details = item.result or {}
             outcomes.append(ExpectationOutcome(
                 expectation=expectation.name,
@@ -122,6 +169,4 @@ class SuiteValidator:
                 unexpected_count=int(details.get("unexpected_count") or 0),
                 unexpected_ids=_ids(details, suite.id_column),
             ))
-        self._context.suites.delete(f"{name}_suite")
-        self._context.data_sources.delete(f"{name}_source")
         return outcomes

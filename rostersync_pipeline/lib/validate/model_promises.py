@@ -5,6 +5,10 @@ are never NULL. :func:`check_promises` reads the relation once (one ``group by``
 one aggregate when there is no key), so a view is executed once; the offending keys are the
 smallest few (``min(key, n)``), kept while aggregating. A broken promise is a
 model bug; the offending keys (at most :data:`SAMPLE_KEYS`) name the rows to look at.
+
+:func:`check_all_promises` measures a stage's small tables in one query (a query on a few
+thousand rows costs its planning, not its rows), and looks at each broken one, each large table
+and each view on its own.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import duckdb
 from rostersync_pipeline.lib.transform.sql_runner import ModelError, SqlModel
 
 SAMPLE_KEYS = 5
+# tables built with at most this many rows have their promises measured in one query together
+BATCH_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -97,3 +103,47 @@ def check_promises(
         duplicate_sample=list(duplicate_sample),
         null_sample=list(null_sample),
     )
+
+
+def _counts_sql(model: SqlModel) -> str:
+    """One row for ``model``: its key, rows, duplicated keys and NULLs per ``not_null`` column."""
+    relation = f"{_ident(model.schema)}.{_ident(model.name)}"
+    nulls = [f"count(*) filter (where {_ident(c)} is null)" for c in model.not_null]
+    if not model.unique_key:
+        return (f"select ?::varchar, count(*)::bigint, 0::bigint, [{', '.join(nulls)}]::bigint[] "
+                f"from {relation}")
+    grouped_nulls = "".join(f", {n} as {_ident('null_' + c)}"
+                            for n, c in zip(nulls, model.not_null, strict=True))
+    summed = ", ".join(f"coalesce(sum({_ident('null_' + c)}), 0)" for c in model.not_null)
+    keys = ", ".join(_ident(c) for c in model.unique_key)
+    return (f"select ?::varchar, coalesce(sum(copies), 0)::bigint, "
+            f"count(*) filter (where copies > 1)::bigint, [{summed}]::bigint[] "
+            f"from (select count(*) as copies{grouped_nulls} from {relation} group by {keys})")
+
+
+def check_all_promises(
+    con: duckdb.DuckDBPyConnection, models: list[SqlModel], rows: dict[str, int | None]
+) -> dict[str, PromiseOutcome]:
+    """Each model's :func:`check_promises` outcome (``rows``: the row counts the builds reported).
+
+    Tables of at most :data:`BATCH_ROWS` rows are measured in one ``union all``; a table whose
+    promise that finds broken, and every other model, is checked on its own (which samples the
+    offending keys, and names the model whose YAML cannot be checked)."""
+    batched = [m for m in models if rows.get(m.key) is not None and rows[m.key] <= BATCH_ROWS]
+    outcomes: dict[str, PromiseOutcome] = {}
+    if batched:
+        try:
+            found = con.execute("\nunion all\n".join(_counts_sql(m) for m in batched),
+                                [m.key for m in batched]).fetchall()
+        except duckdb.Error:
+            found = []
+        by_key = {m.key: m for m in batched}
+        for key, count, duplicates, nulls in found:
+            if not duplicates and not any(nulls):
+                outcomes[key] = PromiseOutcome(
+                    model=key, rows=count, duplicate_keys=0,
+                    null_counts=dict(zip(by_key[key].not_null, nulls, strict=True)))
+    for model in models:
+        if model.key not in outcomes:
+            outcomes[model.key] = check_promises(con, model, rows.get(model.key))
+    return outcomes
