@@ -105,7 +105,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         seed = seed_roster(con, bundle)
     print(
         f"demo district: {stats.students} students, {stats.teachers} teachers, "
-        f"{stats.schools} schools, {stats.sections} sections, {stats.enrollments} enrollments "
+        f"{stats.guardians} guardians, {stats.schools} schools, {stats.sections} sections, "
+        f"{stats.enrollments} enrollments "
         f"(app already holds {seed.students} students, {seed.educators} educators)"
     )
     print("seeded problems: a rotated ID, a shared email, a missing required value, an "

@@ -51,6 +51,7 @@ def test_demo_reports_each_seeded_problem_with_its_code(demo: tuple[Path, str]) 
 def test_demo_prints_counts_codes_and_where_things_are(demo: tuple[Path, str]) -> None:
     warehouse, printed = demo
     assert "status: applied" in printed
+    assert " guardians, " in printed.splitlines()[0]
     for word in ("create", "update", "DUPLICATE_EMAIL_ADDRESS", "SCHOOL_NOT_MATCHED",
                  "error export:", "DuckDB file:", "analytics:"):
         assert word in printed
