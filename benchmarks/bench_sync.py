@@ -151,7 +151,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         result["ratio"] = round(result["sync_seconds"] / floor, 2)
     report = {
         "district": {"students": first.students, "teachers": first.teachers,
-                     "schools": first.schools, "sections": first.sections,
+                     "guardians": first.guardians, "schools": first.schools, "sections": first.sections,
                      "enrollments": first.enrollments},
         "next_night_changes": stats["night1"].changes,
         "floor_seconds": [round(f, 3) for f in floors],
@@ -248,8 +248,9 @@ def format_report(report: dict) -> str:
     floor = sum(report["floor_seconds"]) / len(report["floor_seconds"])
     lines = [
         "",
-        f"district: {d['students']:,} students, {d['teachers']:,} teachers, {d['schools']:,} "
-        f"schools, {d['sections']:,} sections, {d['enrollments']:,} enrollments",
+        f"district: {d['students']:,} students, {d['teachers']:,} teachers, "
+        f"{d['guardians']:,} guardians, {d['schools']:,} schools, {d['sections']:,} sections, "
+        f"{d['enrollments']:,} enrollments",
         "next night: " + ", ".join(f"{k} {v:,}" for k, v in report["next_night_changes"].items()),
         "floor (DuckDB reads the bundle): "
         + " / ".join(f"{f:.2f}" for f in report["floor_seconds"]) + f" s, mean {floor:.2f} s",
