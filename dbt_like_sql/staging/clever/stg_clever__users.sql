@@ -122,19 +122,10 @@ api_users_final as (
             ),
             lambda r: {'user_source_id': trim(r.student), 'relationship': nullif(trim(r.relationship), '')}
         ) as relationships,
-        list_sort(list_distinct(list_filter(
-            list_concat(
-                [
-                    case when ell_read.value then 'ELL' end,
-                    case when frl_read.value then 'FRL' end,
-                    case when iep_read.value then 'IEP' end,
-                    case when section_504_read.value then '504' end,
-                    case when gifted_read.value then 'Gifted' end
-                ],
-                coalesce(ext_program_list, []::varchar[])
-            ),
-            lambda p: p is not null and p <> ''
-        ))) as program_names,
+        rs_clever_programs(
+            ell_read.value, frl_read.value, iep_read.value, section_504_read.value,
+            gifted_read.value, ext_program_list
+        ) as program_names,
         coalesce(try_cast(_ext ->> '$.deleted' as boolean), false) as is_deleted,
         list_filter([
             rs_invalid_value(
@@ -273,19 +264,11 @@ csv_users_final as (
         rs_distinct_in_order(coalesce(schools_in_order, []::varchar[])) as school_source_ids,
         -- a student's contacts list the student (csv_contacts_final)
         []::struct(user_source_id varchar, relationship varchar)[] as relationships,
-        list_sort(list_distinct(list_filter(
-            list_concat(
-                [
-                    case when ell_read.value then 'ELL' end,
-                    case when frl_read.value then 'FRL' end,
-                    case when iep_read.value then 'IEP' end,
-                    case when section_504_read.value then '504' end,
-                    case when gifted_read.value then 'Gifted' end
-                ],
-                list_transform(string_split(coalesce(programs_raw, ''), ','), lambda p: trim(p))
-            ),
-            lambda p: p is not null and p <> ''
-        ))) as program_names,
+        rs_clever_programs(
+            ell_read.value, frl_read.value, iep_read.value, section_504_read.value,
+            gifted_read.value,
+            list_transform(string_split(coalesce(programs_raw, ''), ','), lambda p: trim(p))
+        ) as program_names,
         false as is_deleted,
         list_filter([
             rs_invalid_value('birth_date', dob, dob_read.problem, source_file, source_row),

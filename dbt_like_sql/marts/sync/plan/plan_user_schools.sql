@@ -66,12 +66,7 @@ compared as (
 actions as (
     select
         compared.*,
-        case
-            when link_app_id is null then 'create'
-            when roster_status <> 'active' then 'reactivate'
-            when len(changed_fields) > 0 then 'update'
-            else 'unchanged'
-        end as action
+        rs_link_action(link_app_id, roster_status, changed_fields) as action
     from compared
 ),
 
