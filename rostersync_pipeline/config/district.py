@@ -23,7 +23,6 @@ from rostersync_pipeline.lib.validate.suites import EXPECTATION_NAMES
 MatchKey = Literal["source_id", "sis_id", "state_id", "student_number", "email", "username"]
 SchoolMatchKey = Literal["source_id", "sis_id", "state_id", "nces_id", "name"]
 ImportRule = Literal["create_update_deactivate", "create_update", "update_only"]
-Entity = Literal["students", "educators", "guardians", "schools", "sections"]
 DEFAULT_SOURCE_TYPE = "oneroster_csv"
 ExpectationName = Literal[EXPECTATION_NAMES]  # type: ignore[valid-type]
 
@@ -42,7 +41,7 @@ class MatchKeys(_Strict):
     schools: list[SchoolMatchKey] = ["source_id", "sis_id", "name"]
     sections: list[Literal["source_id", "sis_id"]] = ["source_id", "sis_id"]
 
-    @field_validator("students", "educators", "guardians", "schools", "sections")
+    @field_validator("*")
     @classmethod
     def _non_empty_unique(cls, keys: list[str]) -> list[str]:
         if not keys:

@@ -22,28 +22,16 @@ def write_settings(con: duckdb.DuckDBPyConnection, config: DistrictConfig) -> No
          student_id_field(config), not_imported_fields(config),
          config.alerts.open_alert_policy, config.max_field_bytes],
     )
-    keys = config.match_keys
+    # one row per entity the config models name (a field of MatchKeys / RequiredFields each)
     match_rows = [
         (entity, priority, key)
-        for entity, entity_keys in (
-            ("students", keys.students),
-            ("educators", keys.educators),
-            ("guardians", keys.guardians),
-            ("schools", keys.schools),
-            ("sections", keys.sections),
-        )
+        for entity, entity_keys in config.match_keys.model_dump().items()
         for priority, key in enumerate(entity_keys, start=1)
     ]
     _replace(con, "match_keys", "entity varchar, priority integer, key_name varchar", match_rows)
-    required = config.required_fields
     required_rows = [
         (entity, field)
-        for entity, fields in (
-            ("students", required.students),
-            ("educators", required.educators),
-            ("guardians", required.guardians),
-            ("sections", required.sections),
-        )
+        for entity, fields in config.required_fields.model_dump().items()
         for field in fields
     ]
     _replace(con, "required_fields", "entity varchar, field varchar", required_rows)
