@@ -147,3 +147,23 @@ def test_a_guardian_whose_source_id_rotates_keeps_its_app_record(tmp_path: Path)
         ("guardians", "update", ["source_id"], "sis_id")]
     assert district.scalar("select app_id from roster.users where source_id = 'g3-new'") == before
     assert links(district)[("g3-new", "k4")] == "active"
+
+
+def test_a_guardian_without_its_required_name_is_reported_and_its_app_record_kept(
+    tmp_path: Path,
+) -> None:
+    district = make_district(tmp_path, FAMILIES.write(tmp_path / "night-0"),
+                             schools={"create_unmatched": True})
+    assert district.sync().status == "applied"
+    before = district.roster_snapshot()
+    # night 1: g2's family name is empty (required_fields.guardians: last_name)
+    nameless = [{**row, "familyName": ""} if row["sourcedId"] == "g2" else row
+                for row in FAMILIES.users]
+    night_1 = district.sync(FAMILIES.but(users=nameless).write(tmp_path / "night-1"))
+    assert night_1.status == "applied", (night_1.failure, night_1.summary)
+    [error] = district.errors(night_1.run_id, "VALUE_NOT_SPECIFIED")
+    assert (error["record_type"], error["source_id"], error["field"], error["source_file"]) == (
+        "guardian", "g2", "last_name", "users.csv")
+    # neither g2 nor its link is deactivated or changed: the roster is as it was
+    assert district.plan() == []
+    assert district.roster_snapshot() == before

@@ -1,6 +1,7 @@
 -- One row per related guardian and student (core.guardian_relationships) that this run
 -- imports both of, with its action, plus one row per app link of an imported guardian or
--- student that a complete landing no longer lists (deactivate). A guardian shared by siblings
+-- student that a complete landing no longer lists (deactivate; a pair still listed whose other
+-- person cannot be imported this run is left as it is). A guardian shared by siblings
 -- is one app user with a link per sibling. relationship is the source's word; an empty
 -- incoming word never blanks a stored one. A link's source_id is
 -- '<guardian source id>@<student source id>' (the source has no id for it).
@@ -83,6 +84,13 @@ missing as (
             select 1 from listed
             where listed.guardian_app_id = roster_links.guardian_app_id
                 and listed.student_app_id = roster_links.student_app_id
+        )
+        -- still listed, but one of the two is not imported this run (its own row explains):
+        -- left as it is
+        and not exists (
+            select 1 from core.guardian_relationships as pairs
+            where pairs.guardian_source_id = guardians.source_id
+                and pairs.student_source_id = students.source_id
         )
 ),
 
