@@ -66,6 +66,7 @@ def next_step(summary) -> str | None:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from rostersync_pipeline.lib.transform.incremental import FULL_TAG
     from rostersync_pipeline.runner import run_sync
 
     require_configured(args)
@@ -76,6 +77,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         bundle_path=Path(args.bundle) if args.bundle else None,
         progress=True,
+        tags={FULL_TAG: "true"} if args.full else None,
     )
     _print_outcome(outcome, Path(args.warehouse), args.district_id)
     return 0 if outcome.success else 1
@@ -183,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("district_id")
     sync.add_argument("--dry-run", action="store_true", help="test import: plan, change nothing")
     sync.add_argument("--bundle", help="land this bundle instead of the configured source")
+    sync.add_argument("--full", action="store_true",
+                      help="rebuild every SQL model, even those whose inputs did not change")
     add_common(sync)
     sync.set_defaults(func=cmd_sync)
 

@@ -14,6 +14,11 @@ import duckdb
 
 from rostersync_pipeline.defs.partitions import district_check_spec
 from rostersync_pipeline.lib.validate.expectation_results import record_expectation_results
+from rostersync_pipeline.lib.validate.expectation_reuse import (
+    frame_digest,
+    remember_validation,
+    reused_outcomes,
+)
 from rostersync_pipeline.lib.validate.expectations import SuiteValidator
 from rostersync_pipeline.lib.validate.suites import SUITES, TableSuite, with_severities
 
@@ -42,20 +47,38 @@ def evaluate_expectation_suites(
 ) -> dict[str, dg.AssetCheckResult]:
     """Validate this run's canonical tables, keep the outcomes for apply, report each table.
 
+    A table whose rows are those its suite last validated is not validated again: that
+    validation's outcomes are this run's (``reused_from_run`` names it; see
+    :mod:`~rostersync_pipeline.lib.validate.expectation_reuse`).
+
     Metadata per check: rows checked, expectations, failed; per failed expectation its
     unexpected count, whether it is hard, and up to 5 record IDs (IDs only).
     """
     results = {}
-    with SuiteValidator() as validator:
-        checked = []
+    checked, validated, validator = [], [], None
+    try:
         for suite in SUITES:
             suite = with_severities(suite, severities)
-            frame = con.execute(suite.frame_sql).df()
-            checked.append((suite, len(frame), validator.validate(suite, frame)))
-    record_expectation_results(con, run_id, {s.table: outcomes for s, _, outcomes in checked})
-    for suite, rows, outcomes in checked:
+            frame = frame_digest(con, suite)
+            reused = reused_outcomes(con, suite, frame)
+            if reused is None:
+                validator = validator or SuiteValidator()
+                outcomes = validator.validate(suite, con.execute(suite.frame_sql).df())
+                validated.append((suite, frame))
+            else:
+                outcomes = reused[1]
+            checked.append((suite, frame.rows, outcomes, reused and reused[0]))
+    finally:
+        if validator is not None:
+            validator.close()
+    record_expectation_results(con, run_id, {s.table: outcomes for s, _, outcomes, _ in checked})
+    for suite, frame in validated:
+        remember_validation(con, suite, frame, run_id)
+    for suite, rows, outcomes, reused_from in checked:
         failed = [o for o in outcomes if not o.success]
         metadata = {"rows_checked": rows, "expectations": len(outcomes), "failed": len(failed)}
+        if reused_from:
+            metadata["reused_from_run"] = reused_from
         for o in failed:
             metadata[o.expectation] = dg.MetadataValue.json(
                 {"unexpected_count": o.unexpected_count, "hard": o.hard,

@@ -17,6 +17,7 @@ from rostersync_pipeline.defs.checks.expectation_checks import (
 from rostersync_pipeline.defs.checks.model_checks import (
     MODEL_KEYS_CHECK,
     evaluate_all_model_keys,
+    model_keys_result,
     model_keys_spec,
     promises,
 )
@@ -29,7 +30,23 @@ from rostersync_pipeline.lib.report.run_status import RunStatus
 from rostersync_pipeline.lib.report.summary_text import summary_markdown
 from rostersync_pipeline.lib.storage.destinations import DestinationRefused
 from rostersync_pipeline.lib.transform.district_settings import write_settings
-from rostersync_pipeline.lib.transform.sql_runner import SQL_ROOT, SqlModel, load_models, run_models
+from rostersync_pipeline.lib.transform.incremental import (
+    FULL_TAG,
+    forget_build,
+    inputs_digest,
+    record_build,
+    reusable,
+    stamp_run,
+)
+from rostersync_pipeline.lib.transform.sql_runner import (
+    SQL_ROOT,
+    ModelRun,
+    SqlModel,
+    execution_order,
+    load_models,
+    run_models,
+)
+from rostersync_pipeline.lib.validate.model_promises import PromiseOutcome
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
 MODELS = load_models()
@@ -97,9 +114,26 @@ def _run_stage(
         if stage == "normalize":
             _read_roster_from_destination(context, warehouse, con)
             write_settings(con, district)
-        results = run_models(con, MODELS, only=set(models))
-        built_rows = {result.key: result.row_count for result in results}
-        kept = evaluate_all_model_keys(con, models, built_rows, model_asset_key)
+        digest = inputs_digest(con, MODELS, set(models))
+        reuse = reusable(con, stage, digest, full=context.run.tags.get(FULL_TAG) == "true",
+                         full_recompute_days=district.full_recompute_days)
+        if reuse is None:
+            forget_build(con, stage)
+            results = run_models(con, MODELS, only=set(models))
+            built_rows = {result.key: result.row_count for result in results}
+            kept = evaluate_all_model_keys(con, models, built_rows, model_asset_key)
+            if all(result.passed for result in kept.values()):
+                record_build(con, stage, context.run_id, digest, built_rows, {
+                    key: result.metadata["rows_checked"].value for key, result in kept.items()})
+        else:
+            context.log.info(f"district {district.district_id}: {stage}: nothing its models read "
+                             f"changed since run {reuse.built_by}; its tables are reused")
+            stamp_run(con, MODELS, set(models), context.run_id)
+            results = [ModelRun(key, 0.0, reuse.row_counts.get(key))
+                       for key in execution_order(models) if key in models]
+            kept = {key: model_keys_result(models[key], model_asset_key(key), PromiseOutcome(
+                        key, rows, 0, dict.fromkeys(models[key].not_null, 0)))
+                    for key, rows in reuse.checked_rows.items()}
         checks: dict[str, list[dg.AssetCheckResult]] = {
             key: [kept[key]] if key in kept else [] for key in models}
         if stage == "normalize":
@@ -116,6 +150,8 @@ def _run_stage(
                           f"their _models.yml promises: {', '.join(broken)}")
     for result in results:
         metadata = {"seconds": round(result.seconds, 3)}
+        if reuse is not None:
+            metadata["reused_from_run"] = reuse.built_by
         if result.row_count is not None:
             metadata["dagster/row_count"] = result.row_count
         if plan_summary is not None and result.key == PLAN_MODEL:

@@ -1,0 +1,158 @@
+"""Reuse a stage's SQL models when nothing they read has changed since they were built.
+
+A stage's models (``normalize``: staging -> core; ``match_and_plan``: matching -> plans ->
+errors) are a function of four things only:
+
+- the relations they read that the stage does not build (``raw.*`` as landed, ``config.*`` as
+  this run wrote it, ``roster.*`` and, for ``match_and_plan``, what ``normalize`` built);
+- their SQL and macros, and the DuckDB that runs them;
+- the run's date (``config.run.started_at::date``), for a stage whose models read it (staging
+  judges birth and term dates against it; matching and planning do not read it);
+- the run's id, which three models only copy onto their rows (``run_id``).
+
+So before building, the stage's *inputs digest* is taken: per input relation its row count
+and an order-free sum of row hashes (one read of the relation; ``raw.*`` without the landing's
+``_run_id``; ``config.run`` as its fetch state, and its date if the stage reads it), plus a
+digest of the code. If it equals
+the digest recorded when the stage's tables were last built, those tables already hold what
+building would make: the stage is *reused*, its ``run_id`` columns set to this run's. Otherwise
+the stage builds and records its digest.
+
+A stage always builds when the run is forced full (``rostersync sync --full``, tag
+``rostersync/full``), when its last build is older than ``full_recompute_days``, or when a
+model broke a ``_models.yml`` promise at that build. A config change, a source switch, a
+restore, an applied plan or a decision changes an input, so the next run builds.
+``sync.stage_builds`` keeps one row per stage: the last build's run, digest and row counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib.metadata import version
+
+import duckdb
+
+from rostersync_pipeline.lib.transform.sql_runner import SqlModel, load_macros
+
+FULL_TAG = "rostersync/full"
+STAGE_BUILDS_DDL = """
+create table if not exists sync.stage_builds (
+    stage varchar primary key,
+    run_id varchar not null,
+    inputs_digest varchar not null,
+    built_at timestamp not null,
+    row_counts json not null
+)
+"""
+# config.run as a stage's models may read it: not its run id (only copied onto rows) nor when it
+# started, except the run's date when a model of the stage reads ``started_at``
+_RUN_STATE = "provider, fetch_complete, provider_state"
+_RUN_DATE = "started_at::date as run_date"
+_LANDING_RUN_COLUMN = "_run_id"
+STAMP_COLUMN = "run_id"
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """A stage whose tables can be reused: the run that built them, and their row counts."""
+
+    built_by: str
+    row_counts: dict[str, int | None]
+    checked_rows: dict[str, int]
+
+
+def stage_inputs(models: dict[str, SqlModel], stage_models: set[str]) -> list[str]:
+    """The relations the stage's models read and do not build, sorted."""
+    read = {ref for key in stage_models for ref in
+            (*models[key].depends_on, *models[key].external_sources)}
+    return sorted(read - stage_models)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    schema, name = relation.split(".")
+    return [c for (c,) in con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and "
+        "table_name = ? order by ordinal_position", [schema, name]).fetchall()]
+
+
+def reads_run_date(models: dict[str, SqlModel], stage_models: set[str]) -> bool:
+    return any("started_at" in models[key].sql for key in stage_models)
+
+
+def relation_digest(con: duckdb.DuckDBPyConnection, relation: str, *,
+                    run_date: bool = True) -> str:
+    """``rows:sum of row hashes`` over what of the relation the models may read ('-' when the
+    relation does not exist)."""
+    columns = _columns(con, relation)
+    if not columns:
+        return "-"
+    if relation == "config.run":
+        fields = f"{_RUN_STATE}, {_RUN_DATE}" if run_date else _RUN_STATE
+    else:
+        fields = ", ".join(f'"{c}"' for c in columns if c != _LANDING_RUN_COLUMN)
+    rows, total = con.execute(
+        f"select count(*), coalesce(sum(hash(t)), 0)::varchar "
+        f"from (select {fields} from {relation}) as t").fetchall()[0]
+    return f"{rows}:{total}"
+
+
+def code_digest(models: dict[str, SqlModel], stage_models: set[str]) -> str:
+    """The stage's SQL as run, the macros it may call, and the versions that run them."""
+    text = [version("duckdb"), version("rostersync")]
+    text += [f"{key}\n{models[key].materialized}\n{models[key].sql}" for key in sorted(stage_models)]
+    for root in sorted({models[key].root for key in stage_models}):
+        text += [macro.sql for macro in load_macros(root)]
+    return hashlib.sha256("\n\0".join(text).encode()).hexdigest()
+
+
+def inputs_digest(con: duckdb.DuckDBPyConnection, models: dict[str, SqlModel],
+                  stage_models: set[str]) -> str:
+    parts = [code_digest(models, stage_models)]
+    run_date = reads_run_date(models, stage_models)
+    parts += [f"{relation}={relation_digest(con, relation, run_date=run_date)}"
+              for relation in stage_inputs(models, stage_models)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def reusable(con: duckdb.DuckDBPyConnection, stage: str, digest: str, *, full: bool,
+             full_recompute_days: int) -> Reuse | None:
+    """The stage's last build, if its tables can stand for this run's build."""
+    if full or full_recompute_days <= 0:
+        return None
+    con.execute(STAGE_BUILDS_DDL)
+    rows = con.execute(
+        "select run_id, row_counts from sync.stage_builds where stage = ? and inputs_digest = ? "
+        "and built_at >= now()::timestamp - to_days(?)",
+        [stage, digest, full_recompute_days]).fetchall()
+    if not rows:
+        return None
+    run_id, counts = rows[0]
+    counts = json.loads(counts)
+    return Reuse(run_id, counts["built"], counts["checked"])
+
+
+def forget_build(con: duckdb.DuckDBPyConnection, stage: str) -> None:
+    """Before a stage builds: its tables are about to change, so its last record no longer
+    describes them (a build that fails halfway leaves no record to reuse)."""
+    con.execute(STAGE_BUILDS_DDL)
+    con.execute("delete from sync.stage_builds where stage = ?", [stage])
+
+
+def record_build(con: duckdb.DuckDBPyConnection, stage: str, run_id: str, digest: str,
+                 built: dict[str, int | None], checked: dict[str, int]) -> None:
+    """After a stage built with every promise kept: what it read, for the next run to compare,
+    and its tables' row counts (``built``: per table as built; ``checked``: per model that
+    promises anything, the rows its promises were measured on)."""
+    forget_build(con, stage)
+    con.execute("insert into sync.stage_builds values (?, ?, ?, now()::timestamp, ?::json)",
+                [stage, run_id, digest, json.dumps({"built": built, "checked": checked})])
+
+
+def stamp_run(con: duckdb.DuckDBPyConnection, models: dict[str, SqlModel],
+              stage_models: set[str], run_id: str) -> None:
+    """Reused tables carry this run's id where the models copy it from ``config.run``."""
+    for key in sorted(stage_models):
+        if models[key].materialized != "view" and STAMP_COLUMN in _columns(con, key):
+            con.execute(f"update {key} set {STAMP_COLUMN} = ?", [run_id])

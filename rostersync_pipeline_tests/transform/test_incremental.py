@@ -1,0 +1,94 @@
+"""What a stage's reuse rests on (``lib/transform/incremental.py``), and ``sync --full``.
+
+The equality of reused and rebuilt stages over many nights is proven in
+``test_incremental_equality.py``; these tests pin the assumptions that make it hold: the models
+read nothing that changes by itself (a clock, randomness), the run id is only copied onto rows,
+the digest sees every input the models read and nothing that differs between runs by design.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+from rostersync_pipeline.cli.main import main as cli_main
+from rostersync_pipeline.defs.transform.assets import MODELS, model_stage
+from rostersync_pipeline.lib.transform.incremental import inputs_digest, stage_inputs
+from rostersync_pipeline_tests.helpers import make_synthetic_district
+
+STAGES = {stage: {k for k, m in MODELS.items() if model_stage(m) == stage}
+          for stage in ("normalize", "match_and_plan")}
+_COMMENT = re.compile(r"--[^\n]*")
+VOLATILE = re.compile(r"\b(?:(?:now|today|get_current_time|random|uuid|gen_random_uuid|setseed)"
+                      r"\s*\(|current_(?:date|time|timestamp)\b)", re.IGNORECASE)
+# the models that copy config.run's id onto their rows; a reused stage sets it to the new run's
+RUN_ID_COPIED_BY = {"sync.run_errors", "sync.id_changes", "sync.sync_plan"}
+
+
+def test_no_model_reads_a_clock_or_randomness() -> None:
+    found = {key: VOLATILE.findall(_COMMENT.sub("", m.sql)) for key, m in MODELS.items()}
+    assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_only_the_known_models_take_the_run_id_and_they_copy_it_as_is() -> None:
+    takers = {key for key, m in MODELS.items()
+              if re.search(r"(?<![a-z_])run_id\b", _COMMENT.sub("", m.sql))}
+    assert takers == RUN_ID_COPIED_BY
+    for key in takers:
+        sql = _COMMENT.sub("", MODELS[key].sql)
+        uses = re.findall(r"[a-z_.]*(?<![a-z_])run_id\b[^,\n]*", sql)
+        assert set(uses) <= {"run_id from config.run", "run.run_id"}, (key, uses)
+
+
+def test_a_stage_reads_the_run_date_only_if_a_model_of_it_does() -> None:
+    con = duckdb.connect()
+    con.execute("create schema config")
+    digests = {}
+    for day in ("2026-09-01", "2026-09-02"):
+        con.execute("create or replace table config.run as select 'r' as run_id, "
+                    "'oneroster_csv' as provider, true as fetch_complete, 'healthy' as "
+                    f"provider_state, timestamp '{day} 02:00' as started_at")
+        digests[day] = {stage: inputs_digest(con, MODELS, keys) for stage, keys in STAGES.items()}
+    assert digests["2026-09-01"]["normalize"] != digests["2026-09-02"]["normalize"]
+    assert digests["2026-09-01"]["match_and_plan"] == digests["2026-09-02"]["match_and_plan"]
+    con.execute("update config.run set run_id = 'another run', "
+                "started_at = timestamp '2026-09-02 23:59'")
+    assert inputs_digest(con, MODELS, STAGES["normalize"]) == digests["2026-09-02"]["normalize"]
+
+
+def test_the_digest_covers_what_the_stages_read() -> None:
+    normalize, match = (set(stage_inputs(MODELS, STAGES[s])) for s in STAGES)
+    assert {"raw.oneroster_users", "raw.clever_users", "config.run"} <= normalize
+    assert {"core.users", "core.enrollments", "roster.users", "roster.match_decisions",
+            "config.match_keys", "config.fetch_entities"} <= match
+    assert not match & STAGES["match_and_plan"]
+
+
+def test_a_landed_row_counts_without_its_run_id(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    con.execute("create schema raw")
+    con.execute("create table raw.oneroster_users as select 'run-1' as _run_id, 'u1' as sourcedId")
+    before = inputs_digest(con, MODELS, STAGES["normalize"])
+    con.execute("update raw.oneroster_users set _run_id = 'run-2'")
+    assert inputs_digest(con, MODELS, STAGES["normalize"]) == before
+    con.execute("update raw.oneroster_users set sourcedId = 'u2'")
+    assert inputs_digest(con, MODELS, STAGES["normalize"]) != before
+
+
+def test_sync_full_rebuilds_what_would_be_reused(tmp_path: Path, capsys) -> None:
+    district, _ = make_synthetic_district(tmp_path, 40)
+    for _ in range(3):
+        assert district.sync().success
+    last = district.scalar("select run_id from sync.runs order by started_at desc limit 1")
+    builds = dict(district.query("select stage, run_id from sync.stage_builds"))
+    assert builds["match_and_plan"] != last, "the third identical sync reused match_and_plan"
+    code = cli_main(["sync", district.district_id, "--full", "--config-dir",
+                     str(district.config_dir), "--warehouse", str(district.warehouse_dir)])
+    assert code == 0, capsys.readouterr()
+    full = district.scalar("select run_id from sync.runs order by started_at desc limit 1")
+    assert dict(district.query("select stage, run_id from sync.stage_builds")) == {
+        "normalize": full, "match_and_plan": full}
+    assert district.scalar("select count(*) from sync.sync_errors where run_id = ?", [full]) \
+        == district.scalar("select count(*) from sync.sync_errors where run_id = ?", [last])
