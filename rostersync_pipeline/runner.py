@@ -19,6 +19,7 @@ from typing import Any
 import dagster as dg
 
 from rostersync_pipeline.config import load_district, source_roots_from_env
+from rostersync_pipeline.defs.ephemeral_instance import ephemeral_instance
 from rostersync_pipeline.defs.jobs import SYNC_JOB_NAME
 from rostersync_pipeline.defs.partitions import districts_partitions
 from rostersync_pipeline.defs.progress import (
@@ -66,7 +67,7 @@ class JobOutcome:
 def _instance() -> dg.DagsterInstance:
     if os.environ.get("DAGSTER_HOME"):
         return dg.DagsterInstance.get()
-    return dg.DagsterInstance.ephemeral()
+    return ephemeral_instance()
 
 
 def read_summary(

@@ -36,6 +36,7 @@ FOLDER_SCHEMAS = {
 }
 MACRO_FOLDER = "macros"
 EXTERNAL_SCHEMAS = ("raw", "config", "roster")
+MATERIALIZATIONS = ("table", "view")
 _REFERENCE = re.compile(
     r"\b(raw|config|roster|staging|intermediate|core|sync)\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE
 )
@@ -163,13 +164,17 @@ def load_models(root: Path = SQL_ROOT) -> dict[str, SqlModel]:
         unknown = sorted(r for r in refs if r not in found and r not in external)
         if unknown:
             raise ModelError(f"{path}: refers to unknown model(s) {', '.join(unknown)}")
+        materialized = props.get("materialized", "table")
+        if materialized not in MATERIALIZATIONS:
+            raise ModelError(f"{path.parent / '_models.yml'} ({key}): materialized is "
+                             f"{materialized!r}, not one of {', '.join(MATERIALIZATIONS)}")
         models[key] = SqlModel(
             schema=schema,
             name=name,
             path=path,
             root=root,
             sql=sql,
-            materialized=props.get("materialized", "table"),
+            materialized=materialized,
             grain=props.get("grain", ""),
             unique_key=tuple(props.get("unique_key") or ()),
             not_null=tuple(props.get("not_null") or ()),
