@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import duckdb
-import pyarrow as pa
 
 
 def land_records(
@@ -15,6 +14,8 @@ def land_records(
     """Append Clever objects to ``raw.<table>`` as (id, data JSON) with meta columns."""
     if not records:
         return 0
+    import pyarrow as pa  # only a Clever API landing needs it: not imported by every process
+
     page = pa.table({
         "id": pa.array([str(r.get("id")) if r.get("id") is not None else None
                         for r in records], pa.string()),

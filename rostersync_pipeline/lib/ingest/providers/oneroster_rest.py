@@ -28,7 +28,6 @@ import logging
 from typing import Any, Literal
 
 import duckdb
-import pyarrow as pa
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256
 from pydantic import Field, model_validator
 from requests_oauthlib import OAuth1
@@ -174,6 +173,8 @@ def land_rows(con: duckdb.DuckDBPyConnection, file: str, rows: list[dict],
     if not rows:
         return 0
     columns = SPEC_COLUMNS[file]
+    import pyarrow as pa  # only a REST landing needs it: not imported by every process
+
     table = pa.table({
         **{c: pa.array([r.get(c) for r in rows], pa.string()) for c in columns},
         "rs_ext": pa.array(ext, pa.string()),
