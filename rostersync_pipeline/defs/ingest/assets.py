@@ -21,7 +21,6 @@ from rostersync_pipeline.lib.ingest.providers.base import (
     SourceSettings,
 )
 from rostersync_pipeline.lib.ingest.raw_archive import archive_raw
-from rostersync_pipeline.lib.validate.expectations import prefetch_great_expectations
 from rostersync_pipeline.resources.credentials import ProviderCredentials
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
@@ -81,7 +80,6 @@ def land_raw_roster(
     A run that found its district busy (another run holds the district's lock) lands nothing,
     so every later step of the run is skipped and nothing is touched.
     """
-    prefetch_great_expectations()
     lock = warehouse.run_lock
     if lock.district_id is not None and not lock.held:
         context.log.warning(f"district {lock.district_id}: run skipped: {lock.reason}")

@@ -46,6 +46,7 @@ from rostersync_pipeline.lib.transform.sql_runner import (
     load_models,
     run_models,
 )
+from rostersync_pipeline.lib.validate.expectations import prefetch_great_expectations
 from rostersync_pipeline.lib.validate.model_promises import PromiseOutcome
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
 
@@ -118,6 +119,9 @@ def _run_stage(
         reuse = reusable(con, stage, digest, full=context.run.tags.get(FULL_TAG) == "true",
                          full_recompute_days=district.full_recompute_days)
         if reuse is None:
+            if stage == "normalize":
+                # the core tables may change, so GX may validate: import it while DuckDB builds
+                prefetch_great_expectations()
             forget_build(con, stage)
             results = run_models(con, MODELS, only=set(models))
             built_rows = {result.key: result.row_count for result in results}

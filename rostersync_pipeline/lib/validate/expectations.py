@@ -39,8 +39,10 @@ _NAMES = itertools.count(1)
 
 def prefetch_great_expectations() -> None:
     """Start importing Great Expectations in a background thread (it takes seconds), so that
-    by the time a run validates, the import is done: landing runs meanwhile (DuckDB releases
-    the GIL). Importing it again later waits for this import; calling this twice is harmless."""
+    by the time a run validates, the import is done: the SQL models build meanwhile (DuckDB
+    releases the GIL). A run whose models are all reused does not call it: its tables are
+    unchanged, so GX does not run. Importing it again later waits for this import; calling this
+    twice is harmless."""
     if _PREFETCH or "great_expectations" in sys.modules:
         return
     thread = threading.Thread(target=importlib.import_module, args=("great_expectations",),
