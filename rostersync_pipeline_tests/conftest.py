@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,19 @@ def samples_dir() -> Path:
     if not SAMPLES.is_dir():
         pytest.fail(f"shared samples not found at {SAMPLES} (the repo's sibling shared/)")
     return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder every xdist worker of this test session shares (without xdist, this session's
+    own): for work done once per session under a file lock
+    (``helpers.synced_once_per_session``)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    path = base / "session-cache"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")
