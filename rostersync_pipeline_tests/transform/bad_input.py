@@ -253,7 +253,7 @@ def prefixed(bundle: Bundle, prefix: str) -> Bundle:
 
 
 def file_modes(bundle: Bundle) -> tuple[tuple[str, str], ...]:
-    """How the bundle sends each file: bulk, delta, absent, or not at all (None)."""
+    """How the bundle sends each file: bulk, delta, absent, or "not sent" (no file)."""
     manifest = dict(bundle.manifest)
     return tuple((name, manifest.get(f"file.{name}") or (
         "bulk" if name in BUNDLE_FILES or getattr(bundle, name) else "not sent"))
