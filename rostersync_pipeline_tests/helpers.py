@@ -9,14 +9,16 @@ a synthetic one, a shared real sample, or a tiny bundle written from Python list
 from __future__ import annotations
 
 import csv
+import pickle
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from filelock import FileLock
 
 from rostersync_pipeline.demo.district import (
     seed_roster,
@@ -180,6 +182,35 @@ def make_synthetic_district(
 
 def sample_path(*parts: str) -> Path:
     return SAMPLES_DIR.joinpath(*parts)
+
+
+def synced_once_per_session(
+    cache: Path, key: str, first_sync: Callable[[Path], tuple[District, SyncOutcome]]
+) -> tuple[District, SyncOutcome]:
+    """A district's first sync done once per test session: the first caller (of any module,
+    on any xdist worker) runs ``first_sync(root)`` under ``cache`` (the ``session_cache``
+    fixture), later callers wait for it or find it there, with the first sync's outcome.
+    Callers go on from a copy (:meth:`District.copy_to`): the cached district is never opened
+    again, and DuckDB lets one process at a time open a file."""
+    root = cache / key
+    root.parent.mkdir(parents=True, exist_ok=True)
+    done = root / "first-sync.pickle"
+    with FileLock(f"{root}.lock"):
+        if not done.is_file():
+            done.parent.mkdir(parents=True, exist_ok=True)
+            done.write_bytes(pickle.dumps(first_sync(root)))
+    return pickle.loads(done.read_bytes())
+
+
+def synced_sample(cache: Path, bundle: Path) -> tuple[District, SyncOutcome]:
+    """A shared sample bundle synced as a new district (its schools created), once per test
+    session (:func:`synced_once_per_session`)."""
+    def first_sync(root: Path) -> tuple[District, SyncOutcome]:
+        district = make_district(root, bundle, schools={"create_unmatched": True})
+        return district, district.sync()
+
+    key = "samples/" + bundle.relative_to(SAMPLES_DIR).as_posix().replace("/", "__")
+    return synced_once_per_session(cache, key, first_sync)
 
 
 def write_bundle(

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from rostersync_pipeline.cli.main import main
+from rostersync_pipeline.runner import SyncOutcome
 from rostersync_pipeline_tests.helpers import District, make_district, student
 from rostersync_pipeline_tests.transform.bad_input import NIGHT_0
 
@@ -45,12 +48,20 @@ def guardians(district: District) -> dict[str, tuple]:
         "select source_id, email, status from roster.users where role = 'guardian'")}
 
 
-def test_guardians_are_app_users_linked_to_their_students_night_after_night(
-    tmp_path: Path,
-) -> None:
-    district = make_district(tmp_path, FAMILIES.write(tmp_path / "night-0"),
+@pytest.fixture(scope="module")
+def families_night_0(tmp_path_factory: pytest.TempPathFactory) -> tuple[District, SyncOutcome]:
+    """The families' district after its night 0, synced once per module, and that sync's
+    outcome; each test goes on from its own copy."""
+    root = tmp_path_factory.mktemp("families")
+    district = make_district(root, FAMILIES.write(root / "night-0"),
                              schools={"create_unmatched": True})
-    night_0 = district.sync()
+    return district, district.sync()
+
+
+def test_guardians_are_app_users_linked_to_their_students_night_after_night(
+    tmp_path: Path, families_night_0: tuple[District, SyncOutcome],
+) -> None:
+    district, night_0 = families_night_0[0].copy_to(tmp_path), families_night_0[1]
     assert night_0.status == "applied", (night_0.failure, night_0.summary)
     assert guardians(district) == {f"g{i}": (f"g{i}@example.org", "active") for i in range(1, 6)}
     assert links(district) == {("g1", "k1"): "active", ("g1", "k2"): "active",
@@ -133,10 +144,11 @@ def test_a_guardian_is_never_matched_to_a_student_or_an_educator(tmp_path: Path)
     assert district.scalar("select count(*) from roster.users where email = 't1@example.org'") == 2
 
 
-def test_a_guardian_whose_source_id_rotates_keeps_its_app_record(tmp_path: Path) -> None:
-    district = make_district(tmp_path, FAMILIES.write(tmp_path / "night-0"),
-                             schools={"create_unmatched": True})
-    assert district.sync().status == "applied"
+def test_a_guardian_whose_source_id_rotates_keeps_its_app_record(
+    tmp_path: Path, families_night_0: tuple[District, SyncOutcome],
+) -> None:
+    district = families_night_0[0].copy_to(tmp_path)
+    assert families_night_0[1].status == "applied"
     before = district.scalar("select app_id from roster.users where source_id = 'g3'")
     rotated = [{**row, "sourcedId": "g3-new"} if row["sourcedId"] == "g3" else row
                for row in FAMILIES.users]
@@ -150,11 +162,10 @@ def test_a_guardian_whose_source_id_rotates_keeps_its_app_record(tmp_path: Path)
 
 
 def test_a_guardian_without_its_required_name_is_reported_and_its_app_record_kept(
-    tmp_path: Path,
+    tmp_path: Path, families_night_0: tuple[District, SyncOutcome],
 ) -> None:
-    district = make_district(tmp_path, FAMILIES.write(tmp_path / "night-0"),
-                             schools={"create_unmatched": True})
-    assert district.sync().status == "applied"
+    district = families_night_0[0].copy_to(tmp_path)
+    assert families_night_0[1].status == "applied"
     before = district.roster_snapshot()
     # night 1: g2's family name is empty (required_fields.guardians: last_name)
     nameless = [{**row, "familyName": ""} if row["sourcedId"] == "g2" else row

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from rostersync_pipeline.runner import SyncOutcome
 from rostersync_pipeline_tests.helpers import (
     District,
     enrollment,
@@ -66,15 +67,21 @@ def app_ids(district: District) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def synced_once(tmp_path_factory: pytest.TempPathFactory) -> District:
-    """A district after its first sync of s1..s3 and t1 (all created), synced once per module."""
+def first_sync(tmp_path_factory: pytest.TempPathFactory) -> tuple[District, SyncOutcome]:
+    """A district after its first sync of s1..s3 and t1 (all created), synced once per module,
+    and that sync's outcome."""
     root = tmp_path_factory.mktemp("synced")
     district = make_district(
         root, night_bundle(root / "night0", students("s1", "s2", "s3")), **CREATE_SCHOOLS,
     )
     outcome = district.sync()
     assert outcome.status == "applied", outcome.failure
-    return district
+    return district, outcome
+
+
+@pytest.fixture(scope="module")
+def synced_once(first_sync: tuple[District, SyncOutcome]) -> District:
+    return first_sync[0]
 
 
 @pytest.fixture
@@ -83,11 +90,9 @@ def synced(synced_once: District, tmp_path: Path) -> District:
     return synced_once.copy_to(tmp_path)
 
 
-def test_first_sync_creates_and_an_identical_sync_changes_nothing(tmp_path: Path):
-    bundle = night_bundle(tmp_path / "night0", students("s1", "s2", "s3"))
-    district = make_district(tmp_path, bundle, **CREATE_SCHOOLS)
-
-    first = district.sync()
+def test_first_sync_creates_and_an_identical_sync_changes_nothing(
+        first_sync: tuple[District, SyncOutcome], tmp_path: Path):
+    district, first = first_sync[0].copy_to(tmp_path), first_sync[1]
 
     assert first.status == "applied"
     assert first.summary.counts == {

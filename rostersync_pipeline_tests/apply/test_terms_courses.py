@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from rostersync_pipeline.cli.main import main
+from rostersync_pipeline.runner import SyncOutcome
 from rostersync_pipeline_tests.helpers import District, enrollment, make_district, org, section
 from rostersync_pipeline_tests.transform.bad_input import (
     FALL,
@@ -69,10 +72,19 @@ def section_links(district: District) -> dict[str, tuple]:
         "left join roster.courses as c on c.app_id = s.course_app_id")}
 
 
-def test_terms_and_courses_are_roster_records_night_after_night(tmp_path: Path) -> None:
-    district = make_district(tmp_path, NIGHT_0_TC.write(tmp_path / "night-0"),
+@pytest.fixture(scope="module")
+def synced_night_0(tmp_path_factory: pytest.TempPathFactory) -> tuple[District, SyncOutcome]:
+    """The district after its night 0 (``NIGHT_0_TC``), synced once per module, and that
+    sync's outcome; each test goes on from its own copy."""
+    root = tmp_path_factory.mktemp("terms-courses")
+    district = make_district(root, NIGHT_0_TC.write(root / "night-0"),
                              schools={"create_unmatched": True})
-    night_0 = district.sync()
+    return district, district.sync()
+
+
+def test_terms_and_courses_are_roster_records_night_after_night(
+        tmp_path: Path, synced_night_0: tuple[District, SyncOutcome]) -> None:
+    district, night_0 = synced_night_0[0].copy_to(tmp_path), synced_night_0[1]
     assert night_0.status == "applied", night_0.failure
     assert district.errors(night_0.run_id) == []
     assert terms(district) == {
@@ -142,10 +154,10 @@ def test_terms_and_courses_are_roster_records_night_after_night(tmp_path: Path) 
     assert section_links(district) == {"sec1": ("Fall", "MATH1"), "sec2": ("Spring", "ART")}
 
 
-def test_a_delta_class_in_a_term_the_app_does_not_have_is_not_imported(tmp_path: Path) -> None:
-    district = make_district(tmp_path, NIGHT_0_TC.write(tmp_path / "night-0"),
-                             schools={"create_unmatched": True})
-    assert district.sync().status == "applied"
+def test_a_delta_class_in_a_term_the_app_does_not_have_is_not_imported(
+        tmp_path: Path, synced_night_0: tuple[District, SyncOutcome]) -> None:
+    district = synced_night_0[0].copy_to(tmp_path)
+    assert synced_night_0[1].status == "applied"
     delta = Bundle(
         classes=(section("sec3", "sch1", termSourcedIds="winter", courseSourcedId="math"),
                  section("sec4", "sch1", termSourcedIds="fall", courseSourcedId="math")),

@@ -10,7 +10,7 @@ import pytest
 
 from rostersync_pipeline.defs.review.queue import plans_awaiting_review
 from rostersync_pipeline.resources.warehouse import RosterWarehouse
-from rostersync_pipeline.runner import run_approval, run_sync
+from rostersync_pipeline.runner import SyncOutcome, run_approval, run_sync
 from rostersync_pipeline_tests.helpers import (
     District,
     enrollment,
@@ -47,17 +47,24 @@ def queue(config_dir: Path, warehouse_dir: Path) -> dict:
     return {k: v.value for k, v in event.metadata.items()}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def instance():
     with dg.instance_for_test() as instance:
         yield instance
 
 
-def test_a_held_run_is_tagged_and_its_check_warns_with_the_plan_id(tmp_path: Path,
-                                                                   instance) -> None:
-    district = held_district(tmp_path, "north")
+@pytest.fixture(scope="module")
+def held_north(tmp_path_factory: pytest.TempPathFactory, instance) -> tuple[District, SyncOutcome]:
+    """District north after its first sync, held for review (every plan needs approval);
+    synced once per module, each test goes on from its own copy."""
+    district = held_district(tmp_path_factory.mktemp("held"), "north")
     held = sync(district, instance)
     assert held.status == "requires_review"
+    return district, held
+
+
+def test_a_held_run_is_tagged_and_its_check_warns_with_the_plan_id(held_north, instance) -> None:
+    _, held = held_north
 
     run = instance.get_run_by_id(held.run_id)
     assert run.tags["rostersync/status"] == "requires_review"
@@ -74,29 +81,28 @@ def test_a_held_run_is_tagged_and_its_check_warns_with_the_plan_id(tmp_path: Pat
 
 
 def test_the_queue_lists_every_districts_waiting_plans_and_approve_needs_no_id(
-    tmp_path: Path, instance
+    tmp_path: Path, held_north, instance
 ) -> None:
-    north = held_district(tmp_path / "a", "north")
+    north, held = held_north[0].copy_to(tmp_path / "a"), held_north[1]
     south = make_district(tmp_path / "a", bundle(tmp_path / "south-n0", "t1"), "south",
                           schools={"create_unmatched": True}, require_approval=True)
-    held_north, held_south = sync(north, instance), sync(south, instance)
+    held_south = sync(south, instance)
 
     listed = queue(north.config_dir, north.warehouse_dir)
     assert (listed["waiting"], listed["districts"]) == (2, 2)
-    assert f"`{held_north.run_id}`" in listed["queue"] and f"`{held_south.run_id}`" in listed["queue"]
+    assert f"`{held.run_id}`" in listed["queue"] and f"`{held_south.run_id}`" in listed["queue"]
     assert "the district requires approval of every plan" in listed["queue"]
 
     approved = run_review_without_id(north, instance)
     assert approved.success, approved.failure
     assert north.scalar("select count(*) from roster.users where status = 'active'") == 2
     listed = queue(north.config_dir, north.warehouse_dir)
-    assert listed["waiting"] == 1 and held_north.run_id not in listed["queue"]
+    assert listed["waiting"] == 1 and held.run_id not in listed["queue"]
 
 
-def test_approve_without_an_id_is_refused_when_several_plans_wait(tmp_path: Path,
+def test_approve_without_an_id_is_refused_when_several_plans_wait(tmp_path: Path, held_north,
                                                                   instance) -> None:
-    district = held_district(tmp_path, "north")
-    first = sync(district, instance)
+    district, first = held_north[0].copy_to(tmp_path), held_north[1]
     second = sync(district, instance, bundle(tmp_path / "n1", "s1", "s2", "s3"))
     refused = run_review_without_id(district, instance)
     assert not refused.success
@@ -113,8 +119,8 @@ def run_review_without_id(district: District, instance: dg.DagsterInstance):
                           instance=instance)
 
 
-def test_run_approval_still_takes_an_explicit_plan_id(tmp_path: Path, instance) -> None:
-    district = held_district(tmp_path, "north")
-    held = sync(district, instance)
+def test_run_approval_still_takes_an_explicit_plan_id(tmp_path: Path, held_north,
+                                                      instance) -> None:
+    district, held = held_north[0].copy_to(tmp_path), held_north[1]
     assert run_approval("north", held.run_id, config_dir=district.config_dir,
                         warehouse_dir=district.warehouse_dir, instance=instance).success

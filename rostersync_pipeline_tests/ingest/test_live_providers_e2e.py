@@ -1,8 +1,9 @@
 """Live providers through the whole ``sync_district`` job: the fake Clever and OneRoster REST
 servers on 127.0.0.1, ``run_sync`` in-process, assertions on core.*, roster.* and sync.*.
 
-One module-scoped first sync per provider; each later test copies that warehouse into its own
-``tmp_path`` so the tests stay independent and fast.
+One module-scoped first sync per provider (Clever's done once per session, shared with
+test_response_shapes); each later test copies that warehouse into its own ``tmp_path`` so the
+tests stay independent and fast.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from rostersync_pipeline.demo.district import write_district_config
+from rostersync_pipeline.runner import SyncOutcome
 from rostersync_pipeline_tests.fakes import CLEVER_DEMO_DIR
 from rostersync_pipeline_tests.fakes.clever_server import CleverServer
 from rostersync_pipeline_tests.fakes.oneroster_server import OneRosterServer
-from rostersync_pipeline_tests.helpers import District
+from rostersync_pipeline_tests.helpers import District, synced_once_per_session
 from rostersync_pipeline_tests.ingest.test_clever_api import expected_enrollments
 
 CLEVER_TOKEN = "clever-e2e-token-7f3a9c"
@@ -87,15 +89,27 @@ def secrets_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RS_E2E_OR_SECRET", OR_SECRET)
 
 
-@pytest.fixture(scope="module")
-def clever_synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[District, str]]:
-    root = tmp_path_factory.mktemp("clever")
+def first_clever_sync(root: Path) -> tuple[District, SyncOutcome]:
+    """The #DEMO district's first sync from the fake Clever API (stopped after)."""
     with pytest.MonkeyPatch.context() as mp, CleverServer(token=CLEVER_TOKEN) as server:
         mp.setenv("RS_E2E_CLEVER", CLEVER_TOKEN)
         district = make_live_district(root, clever_source(server))
-        outcome = district.sync()
-        assert outcome.success, outcome.failure
-        yield district, outcome.run_id
+        return district, district.sync()
+
+
+def clever_synced_copy(root: Path, session_cache: Path) -> tuple[District, SyncOutcome]:
+    """A copy under ``root`` of the #DEMO district after its first Clever sync, done once per
+    test session (this module and test_response_shapes start from it)."""
+    district, outcome = synced_once_per_session(session_cache, "clever-demo", first_clever_sync)
+    return district.copy_to(root), outcome
+
+
+@pytest.fixture(scope="module")
+def clever_synced(tmp_path_factory: pytest.TempPathFactory,
+                  session_cache: Path) -> tuple[District, str]:
+    district, outcome = clever_synced_copy(tmp_path_factory.mktemp("clever"), session_cache)
+    assert outcome.success, outcome.failure
+    return district, outcome.run_id
 
 
 @pytest.fixture(scope="module")

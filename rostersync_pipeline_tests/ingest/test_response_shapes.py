@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -18,14 +19,15 @@ from rostersync_pipeline.lib.ingest.providers import clever_api, clever_events, 
 from rostersync_pipeline.lib.storage.warehouse import ensure_schemas
 from rostersync_pipeline_tests.fakes.clever_server import CleverServer
 from rostersync_pipeline_tests.fakes.oneroster_server import OneRosterServer, demo_roster
+from rostersync_pipeline_tests.helpers import District
 from rostersync_pipeline_tests.ingest.test_clever_api import FAST, TOKEN
 from rostersync_pipeline_tests.ingest.test_live_providers_e2e import (
     CLEVER_TOKEN,
     active_ids,
     assert_nothing_deactivated,
     clever_source,
+    clever_synced_copy,
     copy_district,
-    make_live_district,
 )
 
 CLEVER_LIMIT = 500
@@ -267,14 +269,10 @@ def test_no_record_value_appears_in_the_problem(con) -> None:
 # Through the whole job: a good first sync, then a night whose users page 2 is Clever v2.
 
 @pytest.fixture(scope="module")
-def clever_synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    root = tmp_path_factory.mktemp("clever")
-    with pytest.MonkeyPatch.context() as mp, CleverServer(token=CLEVER_TOKEN) as server:
-        mp.setenv("RS_E2E_CLEVER", CLEVER_TOKEN)
-        district = make_live_district(root, clever_source(server))
-        outcome = district.sync()
-        assert outcome.success and outcome.summary.fetch_complete, outcome.failure
-        yield district
+def clever_synced(tmp_path_factory: pytest.TempPathFactory, session_cache: Path) -> District:
+    district, outcome = clever_synced_copy(tmp_path_factory.mktemp("clever"), session_cache)
+    assert outcome.success and outcome.summary.fetch_complete, outcome.failure
+    return district
 
 
 def test_an_old_shape_after_a_good_sync_deactivates_nobody(

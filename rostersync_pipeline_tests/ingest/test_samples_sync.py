@@ -24,6 +24,7 @@ from rostersync_pipeline_tests.helpers import (
     sample_path,
     section,
     student,
+    synced_sample,
     write_bundle,
 )
 
@@ -149,12 +150,15 @@ class SampleRun:
 
 
 @pytest.fixture(scope="module", params=sorted(SAMPLES))
-def sample_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+def sample_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+               session_cache: Path):
+    """The sample synced as a new district (once per session, shared with the other sample
+    tests), this module's copy."""
     bundle = sample_path(*SAMPLES[request.param])
     root = tmp_path_factory.mktemp(request.param)
     expected = expected_from_csv(_bundle_files(bundle, root / "unzipped"))
-    district = make_district(root, bundle, schools={"create_unmatched": True})
-    return SampleRun(district, district.sync(), expected)
+    district, outcome = synced_sample(session_cache, bundle)
+    return SampleRun(district.copy_to(root / "district"), outcome, expected)
 
 
 def _created(outcome: SyncOutcome, entity: str) -> int:
@@ -252,6 +256,12 @@ def _synced_district(tmp_path: Path, students: list[str]) -> District:
     return district
 
 
+@pytest.fixture(scope="module")
+def three_students(tmp_path_factory: pytest.TempPathFactory) -> District:
+    """s1..s3 after their first sync, once per module; each test goes on from its own copy."""
+    return _synced_district(tmp_path_factory.mktemp("three-students"), ["s1", "s2", "s3"])
+
+
 def _assert_nothing_deactivated(district: District, outcome: SyncOutcome) -> None:
     assert not outcome.summary.fetch_complete
     assert all("deactivate" not in actions for actions in outcome.summary.counts.values())
@@ -260,8 +270,9 @@ def _assert_nothing_deactivated(district: District, outcome: SyncOutcome) -> Non
             f"select count(*) from roster.{table} where status <> 'active'") == 0
 
 
-def test_malformed_row_is_reported_and_blocks_deactivation(tmp_path: Path):
-    district = _synced_district(tmp_path, ["s1", "s2", "s3"])
+def test_malformed_row_is_reported_and_blocks_deactivation(tmp_path: Path,
+                                                          three_students: District):
+    district = three_students.copy_to(tmp_path)
     night1 = _school_bundle(tmp_path / "night1", ["s1"])
     with open(night1 / "users.csv", "a", encoding="utf-8") as handle:
         handle.write("s9,active,,true,sch1,student\n")
@@ -289,8 +300,9 @@ def test_a_short_row_is_one_malformed_row_error(tmp_path: Path):
     assert "Found: 6" in malformed[0]["message"]
 
 
-def test_file_promised_by_manifest_but_missing_blocks_deactivation(tmp_path: Path):
-    district = _synced_district(tmp_path, ["s1", "s2", "s3"])
+def test_file_promised_by_manifest_but_missing_blocks_deactivation(tmp_path: Path,
+                                                                  three_students: District):
+    district = three_students.copy_to(tmp_path)
     night1 = _school_bundle(tmp_path / "night1", ["s1"],
                             manifest={"file.demographics": "bulk"})
 

@@ -34,6 +34,7 @@ from rostersync_pipeline.lib.storage.destinations.migrate import (
 from rostersync_pipeline.lib.storage.destinations.postgres import PostgresDestination
 from rostersync_pipeline.lib.storage.destinations.settings import PostgresDestinationSettings
 from rostersync_pipeline.lib.storage.warehouse import district_connection
+from rostersync_pipeline.runner import SyncOutcome
 from rostersync_pipeline_tests.helpers import (
     District,
     enrollment,
@@ -334,16 +335,24 @@ def rows_by_column(pg, tables: tuple[str, ...]) -> dict[str, tuple[list[str], li
         return found
 
 
+@pytest.fixture(scope="module")
+def duck_first(tmp_path_factory: pytest.TempPathFactory) -> tuple[District, SyncOutcome]:
+    """A DuckDB district after its first sync of night(s1, s2), once per module, and that
+    sync's outcome; a test goes on from its own copy."""
+    root = tmp_path_factory.mktemp("duck-first")
+    duck = make_district(root, night(root / "n1", "s1", "s2"), **CREATE_SCHOOLS)
+    first = duck.sync()
+    assert first.status == "applied", first.failure
+    return duck, first
+
+
 def test_a_destination_made_before_terms_and_courses_migrates_keeping_its_rows(
-    tmp_path: Path, pg
+    tmp_path: Path, pg, duck_first: tuple[District, SyncOutcome]
 ) -> None:
     """A roster applied at migration 0002 (a DuckDB district's, copied) gains terms, courses and
     the sections' new columns (and user_schools, guardian_relationships, users.roles), keeps
     every row, then syncs terms and courses like DuckDB."""
-    duck = make_district(tmp_path / "duckdb", night(tmp_path / "n1", "s1", "s2"),
-                         **CREATE_SCHOOLS)
-    first = duck.sync()
-    assert first.status == "applied", first.failure
+    duck, first = duck_first[0].copy_to(tmp_path / "duckdb"), duck_first[1]
     forget_user_schools(duck)
     forget_roles(duck)
     push_roster_to_postgres(duck, pg, tables=BEFORE_0003, up_to=2)
@@ -444,16 +453,13 @@ BEFORE_0007 = ("schools", "terms", "courses", "users", "user_schools", "sections
 
 
 def test_a_destination_made_before_guardians_and_roles_migrates_keeping_its_rows(
-    tmp_path: Path, pg
+    tmp_path: Path, pg, duck_first: tuple[District, SyncOutcome]
 ) -> None:
     """A roster applied at migration 0006 (a DuckDB district's, without roles, copied) gains
     guardian_relationships and users.roles (empty), keeps every row; the next sync imports the
     guardians, links them to their students and fills in every user's roles, like a DuckDB
     district made before guardians and roles."""
-    duck = make_district(tmp_path / "duckdb", night(tmp_path / "n1", "s1", "s2"),
-                         **CREATE_SCHOOLS)
-    first = duck.sync()
-    assert first.status == "applied", first.failure
+    duck, first = duck_first[0].copy_to(tmp_path / "duckdb"), duck_first[1]
     forget_roles(duck)
     push_roster_to_postgres(duck, pg, tables=BEFORE_0007, up_to=6)
     assert pg_query(pg, "select max(version) from rostersync.schema_migrations") == [(6,)]

@@ -24,6 +24,7 @@ from rostersync_pipeline_tests.helpers import (
     sample_path,
     section,
     student,
+    synced_sample,
     teacher,
     write_bundle,
 )
@@ -175,11 +176,20 @@ def test_the_demo_syncs_into_postgres_as_into_duckdb(tmp_path: Path, pg) -> None
     ("oneroster-oat-v1p1",),
     ("oneroster-lepo", "ja", "oneroster.zip"),
 ], ids=["moodle-full", "oat-v1p1", "lepo-ja"])
-def test_shared_samples_sync_into_postgres_as_into_duckdb(tmp_path: Path, pg, sample) -> None:
+def test_shared_samples_sync_into_postgres_as_into_duckdb(tmp_path: Path, pg, sample,
+                                                         session_cache: Path) -> None:
+    """The DuckDB district is the session's sync of the sample (shared with the other sample
+    tests, same config), copied."""
     bundle = sample_path(*sample)
     if not bundle.exists():
         pytest.fail(f"shared sample missing: {bundle}")
-    duck, post, night_of = _sync_both(tmp_path, pg, [bundle], seed=False, **CREATE_SCHOOLS)
+    synced, first = synced_sample(session_cache, bundle)
+    assert first.status == "applied", first.failure
+    duck = synced.copy_to(tmp_path / "duckdb")
+    post = postgres_district(tmp_path / "postgres", bundle, **CREATE_SCHOOLS)
+    outcome = post.sync()
+    assert outcome.status == "applied", (post.warehouse_dir, outcome.failure)
+    night_of = {first.run_id: "night-0", outcome.run_id: "night-0"}
     assert pg_query(pg, "select count(*) from rostersync.change_log")[0][0] == duck.scalar(
         "select count(*) from roster.change_log") > 0
     assert_same_roster(duck, pg, night_of)

@@ -1,12 +1,12 @@
 """Values staging cannot read, one case per input problem, through real syncs (issue #10.1).
 
-Each case is night 0 (``bad_input.NIGHT_0``) with one value changed, synced on a copy of the
-night-0 warehouse: the run's error rows ``(code, field, value, file, row)``, the roster after,
-and the run status. A value that decides what happens to a record (status, role, enabledUser,
-org type, userIds) keeps it out and leaves its app record as it is; a descriptive one (a birth
-date, a term date, a program flag, primary) is left out and the stored value kept. Then: one
-date gives one stored value whichever provider sends it, the date rule on its own, and the
-documentation of every field and code.
+Each case is night 0 (``bad_input.NIGHT_0``) with one value changed, synced on top of night 0
+(every case in one district, ``bad_input.CombinedCases``): the run's error rows
+``(code, field, value, file, row)``, the roster after, and the run status. A value that decides
+what happens to a record (status, role, enabledUser, org type, userIds) keeps it out and leaves
+its app record as it is; a descriptive one (a birth date, a term date, a program flag, primary)
+is left out and the stored value kept. Then: one date gives one stored value whichever provider
+sends it, the date rule on its own, and the documentation of every field and code.
 """
 
 from __future__ import annotations
@@ -36,15 +36,15 @@ from rostersync_pipeline_tests.transform.bad_input import (
     NIGHT_0_SECTIONS,
     NIGHT_0_USERS,
     Bundle,
+    CombinedCase,
+    CombinedCases,
     Expected,
-    Synced,
     assert_expected,
     clever_csv_bundle,
     demographic,
     ids,
-    night_1,
+    own_rows,
     session,
-    synced_night_0,
     user_rows,
 )
 
@@ -180,16 +180,18 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def synced(tmp_path_factory: pytest.TempPathFactory) -> Synced:
-    return synced_night_0(tmp_path_factory.mktemp("bad-values"))
+def combined(tmp_path_factory: pytest.TempPathFactory) -> CombinedCases:
+    return CombinedCases(tmp_path_factory.mktemp("bad-values"),
+                         [CombinedCase(case.description, case.bundle) for case in CASES])
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
-def test_bad_value(case: Case, synced: Synced, tmp_path: Path) -> None:
-    district, outcome = night_1(synced, tmp_path, case.bundle)
-    assert_expected(district, outcome, case.expected)
+def test_bad_value(case: Case, combined: CombinedCases) -> None:
+    run = combined.run(case.description)
+    assert_expected(run, case.expected)
     if case.terms:
-        terms = district.query("select term_source_id, start_date, end_date from core.terms")
+        terms = own_rows(run.district.query(
+            "select term_source_id, start_date, end_date from core.terms"), run.prefix)
         assert {t: tuple(str(d) if d else None for d in dates)
                 for t, *dates in terms} == case.terms
 

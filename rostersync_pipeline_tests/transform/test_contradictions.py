@@ -21,15 +21,14 @@ from rostersync_pipeline_tests.transform.bad_input import (
     NIGHT_0_SECTIONS,
     NIGHT_0_USERS,
     Bundle,
+    CombinedCase,
+    CombinedCases,
     Expected,
-    Synced,
     assert_expected,
     clever_csv_bundle,
     error_rows,
     ids,
-    night_1,
     roster_users,
-    synced_night_0,
     user_rows,
 )
 
@@ -117,14 +116,14 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def synced(tmp_path_factory: pytest.TempPathFactory) -> Synced:
-    return synced_night_0(tmp_path_factory.mktemp("contradictions"))
+def combined(tmp_path_factory: pytest.TempPathFactory) -> CombinedCases:
+    return CombinedCases(tmp_path_factory.mktemp("contradictions"),
+                         [CombinedCase(case.description, case.bundle) for case in CASES])
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
-def test_contradiction(case: Case, synced: Synced, tmp_path: Path) -> None:
-    district, outcome = night_1(synced, tmp_path, case.bundle)
-    assert_expected(district, outcome, case.expected)
+def test_contradiction(case: Case, combined: CombinedCases) -> None:
+    assert_expected(combined.run(case.description), case.expected)
 
 
 def clever_student(school: str, last_name: str) -> dict[str, str]:

@@ -11,7 +11,6 @@ waits with it, without a row of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -21,16 +20,15 @@ from rostersync_pipeline_tests.transform.bad_input import (
     NIGHT_0_ENROLLMENTS,
     NIGHT_0_SECTIONS,
     NIGHT_0_USERS,
+    AppSchoolStatus,
     Bundle,
+    CombinedCase,
+    CombinedCases,
     Expected,
-    Synced,
     assert_expected,
     course,
     ids,
-    night_1,
     session,
-    set_app_school_status,
-    synced_night_0,
     user_rows,
 )
 
@@ -158,26 +156,28 @@ CASES = [
 ]
 
 
+# The case of the last test: a users delta resending s2 as it is, its school deactivated.
+NAMED_SCHOOL = CombinedCase("the error row names the school",
+                            NIGHT_0.but(users=user_rows()[1:2], manifest=USERS_DELTA),
+                            before=AppSchoolStatus("sch1", "inactive"))
+
+
 @pytest.fixture(scope="module")
-def synced(tmp_path_factory: pytest.TempPathFactory) -> Synced:
-    return synced_night_0(tmp_path_factory.mktemp("references"))
+def combined(tmp_path_factory: pytest.TempPathFactory) -> CombinedCases:
+    cases = [CombinedCase(case.description, case.bundle,
+                          AppSchoolStatus(case.app_school_inactive, "inactive")
+                          if case.app_school_inactive else None) for case in CASES]
+    return CombinedCases(tmp_path_factory.mktemp("references"), [*cases, NAMED_SCHOOL])
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
-def test_reference(case: Case, synced: Synced, tmp_path: Path) -> None:
-    before = None
-    if case.app_school_inactive:
-        before = set_app_school_status(case.app_school_inactive, "inactive")
-    district, outcome = night_1(synced, tmp_path, case.bundle, before=before)
-    assert_expected(district, outcome, case.expected)
+def test_reference(case: Case, combined: CombinedCases) -> None:
+    assert_expected(combined.run(case.description), case.expected)
 
 
-def test_an_error_row_names_the_school_that_holds_the_person_back(synced: Synced,
-                                                                  tmp_path: Path) -> None:
-    district, outcome = night_1(
-        synced, tmp_path, NIGHT_0.but(users=user_rows()[1:2], manifest=USERS_DELTA),
-        before=set_app_school_status("sch1", "inactive"))
-    (row,) = district.errors(outcome.run_id, "SCHOOL_INACTIVE")
+def test_an_error_row_names_the_school_that_holds_the_person_back(
+        combined: CombinedCases) -> None:
+    (row,) = combined.run(NAMED_SCHOOL.name).errors("SCHOOL_INACTIVE")
     assert row["record_type"] == "student" and row["source_id"] == "s2"
     assert "North High" in row["message"] and "deactivated in the app" in row["message"]
     assert row["app_id"] is not None and row["remediation"]

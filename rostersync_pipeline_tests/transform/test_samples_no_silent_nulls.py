@@ -27,7 +27,7 @@ import pytest
 from rostersync_pipeline.demo.district import write_district_config
 from rostersync_pipeline.lib.storage.warehouse import district_connection
 from rostersync_pipeline_tests.fakes.clever_server import CleverServer
-from rostersync_pipeline_tests.helpers import SAMPLES_DIR, District, make_district
+from rostersync_pipeline_tests.helpers import SAMPLES_DIR, District, synced_sample
 
 pytestmark = pytest.mark.skipif(not SAMPLES_DIR.is_dir(), reason="shared samples not available")
 
@@ -185,8 +185,10 @@ SAMPLE_NAMES = [str(p.relative_to(SAMPLES_DIR)) for p in oneroster_bundles()] + 
 
 
 @pytest.fixture(scope="module", params=SAMPLE_NAMES)
-def sample(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[SampleSync]:
+def sample(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           session_cache: Path) -> Iterator[SampleSync]:
+    """The sample synced (a OneRoster bundle once per session, shared with the other sample
+    tests; this module's copy)."""
     root = tmp_path_factory.mktemp("sample")
     name = request.param
     if name.startswith("clever-v3"):
@@ -199,11 +201,9 @@ def sample(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             district, run_id = _clever_sync(root, server)
         yield SampleSync(name, "clever", district, run_id)
         return
-    bundle = SAMPLES_DIR / name
-    district = make_district(root, bundle, schools={"create_unmatched": True})
-    outcome = district.sync()
+    district, outcome = synced_sample(session_cache, SAMPLES_DIR / name)
     assert outcome.success and outcome.failure is None, outcome.failure
-    yield SampleSync(name, "oneroster", district, outcome.run_id)
+    yield SampleSync(name, "oneroster", district.copy_to(root), outcome.run_id)
 
 
 def lost_values(district: District, run_id: str, provider: str) -> list[tuple]:
