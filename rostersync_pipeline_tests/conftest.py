@@ -86,6 +86,7 @@ def no_process_outlives_the_tests() -> Iterator[None]:
 # cases sync together now (5, 7 and 4 syncs instead of 28, 21 and 14).
 SLOW_FILES_FIRST = (
     "defs/test_many_districts.py",           # 241 s: waits for a real nightly tick
+    "transform/test_incremental_equality.py",  # 115 s quiet-ish: 22 runs
     "console/test_console_browser.py",       # 171 s
     "storage/test_postgres_destination.py",  # 170 s
     "apply/test_matching_and_plan.py",       # 130 s
