@@ -9,6 +9,7 @@ promises) and, on each ``core/*`` table, its expectation suite (``<table>_expect
 from collections.abc import Iterator
 
 import dagster as dg
+import duckdb
 
 from rostersync_pipeline.defs.checks.expectation_checks import (
     evaluate_expectation_suites,
@@ -32,6 +33,7 @@ from rostersync_pipeline.lib.storage.destinations import DestinationRefused
 from rostersync_pipeline.lib.transform.district_settings import write_settings
 from rostersync_pipeline.lib.transform.incremental import (
     FULL_TAG,
+    Reuse,
     forget_build,
     inputs_digest,
     record_build,
@@ -105,6 +107,40 @@ def _read_roster_from_destination(
         raise dg.Failure(description=f"roster destination: {exc}", allow_retries=False) from exc
 
 
+def _build_or_reuse(
+    context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection, stage: str,
+    models: dict[str, SqlModel],
+    full_recompute_days: int,
+) -> tuple[list[ModelRun], dict[str, dg.AssetCheckResult], Reuse | None]:
+    """Build the stage's models and check their promises, or reuse their tables when nothing
+    they read changed since their last build (:mod:`~rostersync_pipeline.lib.transform.
+    incremental`): the promise checks then report what was measured at that build."""
+    digest = inputs_digest(con, MODELS, set(models))
+    reuse = reusable(con, stage, digest, full=context.run.tags.get(FULL_TAG) == "true",
+                     full_recompute_days=full_recompute_days)
+    if reuse is not None:
+        context.log.info(f"district {context.partition_key}: {stage}: nothing its models read "
+                         f"changed since run {reuse.built_by}; its tables are reused")
+        stamp_run(con, MODELS, set(models), context.run_id)
+        results = [ModelRun(key, 0.0, reuse.row_counts.get(key))
+                   for key in execution_order(models) if key in models]
+        kept = {key: model_keys_result(models[key], model_asset_key(key), PromiseOutcome(
+                    key, rows, 0, dict.fromkeys(models[key].not_null, 0)))
+                for key, rows in reuse.checked_rows.items()}
+        return results, kept, reuse
+    if stage == "normalize":
+        # the core tables may change, so GX may validate: import it while DuckDB builds
+        prefetch_great_expectations()
+    forget_build(con, stage)
+    results = run_models(con, MODELS, only=set(models))
+    built_rows = {result.key: result.row_count for result in results}
+    kept = evaluate_all_model_keys(con, models, built_rows, model_asset_key)
+    if all(result.passed for result in kept.values()):
+        record_build(con, stage, context.run_id, digest, built_rows, {
+            key: result.metadata["rows_checked"].value for key, result in kept.items()})
+    return results, kept, None
+
+
 def _run_stage(
     context: dg.AssetExecutionContext, warehouse: RosterWarehouse, stage: str
 ) -> Iterator[dg.MaterializeResult]:
@@ -115,29 +151,8 @@ def _run_stage(
         if stage == "normalize":
             _read_roster_from_destination(context, warehouse, con)
             write_settings(con, district)
-        digest = inputs_digest(con, MODELS, set(models))
-        reuse = reusable(con, stage, digest, full=context.run.tags.get(FULL_TAG) == "true",
-                         full_recompute_days=district.full_recompute_days)
-        if reuse is None:
-            if stage == "normalize":
-                # the core tables may change, so GX may validate: import it while DuckDB builds
-                prefetch_great_expectations()
-            forget_build(con, stage)
-            results = run_models(con, MODELS, only=set(models))
-            built_rows = {result.key: result.row_count for result in results}
-            kept = evaluate_all_model_keys(con, models, built_rows, model_asset_key)
-            if all(result.passed for result in kept.values()):
-                record_build(con, stage, context.run_id, digest, built_rows, {
-                    key: result.metadata["rows_checked"].value for key, result in kept.items()})
-        else:
-            context.log.info(f"district {district.district_id}: {stage}: nothing its models read "
-                             f"changed since run {reuse.built_by}; its tables are reused")
-            stamp_run(con, MODELS, set(models), context.run_id)
-            results = [ModelRun(key, 0.0, reuse.row_counts.get(key))
-                       for key in execution_order(models) if key in models]
-            kept = {key: model_keys_result(models[key], model_asset_key(key), PromiseOutcome(
-                        key, rows, 0, dict.fromkeys(models[key].not_null, 0)))
-                    for key, rows in reuse.checked_rows.items()}
+        results, kept, reuse = _build_or_reuse(context, con, stage, models,
+                                               district.full_recompute_days)
         checks: dict[str, list[dg.AssetCheckResult]] = {
             key: [kept[key]] if key in kept else [] for key in models}
         if stage == "normalize":
