@@ -18,12 +18,8 @@ from psycopg2 import sql
 
 from rostersync_pipeline.lib.storage.destinations.interface import ENTITY_TABLES
 from rostersync_pipeline.lib.storage.destinations.migrate import load_migrations, migrate
-from rostersync_pipeline.lib.storage.destinations.transfer import (
-    duckdb_columns,
-    duckdb_to_postgres,
-    scratch_dir,
-)
-from rostersync_pipeline.lib.storage.warehouse import district_connection
+from rostersync_pipeline.lib.storage.destinations.transfer import duckdb_to_postgres, scratch_dir
+from rostersync_pipeline.lib.storage.warehouse import district_connection, duckdb_columns
 from rostersync_pipeline_tests.helpers import (
     District,
     enrollment,

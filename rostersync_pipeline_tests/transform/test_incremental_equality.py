@@ -72,12 +72,14 @@ class Nights:
         self.run_ids.append(outcome.run_id)
 
     def reused(self) -> dict[str, str]:
-        """Stage -> the step whose build the last sync reused ('' if it built; nothing after a
-        review job)."""
+        """Stage (or ``expectations <table>``) -> the step whose build or validation the last
+        sync reused ('' if it built or validated; nothing after a review job)."""
         last = self.run_ids[-1]
         if last not in self.sync_run_ids:
             return {}
         rows = self.district.query("select stage, run_id from sync.stage_builds")
+        rows += self.district.query("select 'expectations ' || table_name, run_id "
+                                    "from sync.expectation_digests")
         return {stage: "" if run_id == last else f"step {self.run_ids.index(run_id)}"
                 for stage, run_id in rows}
 
@@ -114,16 +116,17 @@ def test_reusing_unchanged_stages_gives_what_full_recomputes_give(tmp_path: Path
                                       full_recompute_days=0)
     walks = {"incremental": Nights(incremental), "full": Nights(full)}
     night_1: Path | None = None
-    reuse_seen: dict[str, set[str]] = {"normalize": set(), "match_and_plan": set()}
+    reuse_seen: dict[str, set[str]] = {"normalize": set(), "match_and_plan": set(),
+                                       "expectations core.users": set()}
 
     def step(name: str, action) -> None:
         for walk in walks.values():
             action(walk)
         reused = walks["incremental"].reused()
         for stage, by in reused.items():
-            if by:
+            if by and stage in reuse_seen:
                 reuse_seen[stage].add(name)
-        assert walks["full"].reused() in ({}, {"normalize": "", "match_and_plan": ""}), name
+        assert not any(walks["full"].reused().values()), name
         a, b = walks["incremental"].state(), walks["full"].state()
         for table in COMPARED:
             assert a[table] == b[table], f"after {name}: {table} differs"
@@ -132,6 +135,7 @@ def test_reusing_unchanged_stages_gives_what_full_recomputes_give(tmp_path: Path
     step("night 0 again (the roster changed: rebuilt)", lambda w: w.sync(night_0))
     step("night 0, third time (nothing changed)", lambda w: w.sync(night_0))
     assert reuse_seen["match_and_plan"] == {"night 0, third time (nothing changed)"}
+    assert "night 0, third time (nothing changed)" in reuse_seen["expectations core.users"]
 
     night_1 = write_next_night(tmp_path / "incremental", incremental.warehouse_dir,
                                incremental.district_id).bundle

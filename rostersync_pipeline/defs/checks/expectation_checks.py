@@ -43,12 +43,14 @@ def expectation_check_specs() -> list[dg.AssetCheckSpec]:
 
 
 def evaluate_expectation_suites(
-    con: duckdb.DuckDBPyConnection, run_id: str, severities: dict[str, str]
+    con: duckdb.DuckDBPyConnection, run_id: str, severities: dict[str, str], *,
+    reuse: bool = True,
 ) -> dict[str, dg.AssetCheckResult]:
     """Validate this run's canonical tables, keep the outcomes for apply, report each table.
 
-    A table whose rows are those its suite last validated is not validated again: that
-    validation's outcomes are this run's (``reused_from_run`` names it; see
+    A table whose rows are those its suite last validated is not validated again (unless
+    ``reuse`` is False: a full run): that validation's outcomes are this run's
+    (``reused_from_run`` names it; see
     :mod:`~rostersync_pipeline.lib.validate.expectation_reuse`).
 
     Metadata per check: rows checked, expectations, failed; per failed expectation its
@@ -60,7 +62,7 @@ def evaluate_expectation_suites(
         for suite in SUITES:
             suite = with_severities(suite, severities)
             frame = frame_digest(con, suite)
-            reused = reused_outcomes(con, suite, frame)
+            reused = reused_outcomes(con, suite, frame) if reuse else None
             if reused is None:
                 validator = validator or SuiteValidator()
                 outcomes = validator.validate(suite, con.execute(suite.frame_sql).df())

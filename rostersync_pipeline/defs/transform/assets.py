@@ -107,6 +107,12 @@ def _read_roster_from_destination(
         raise dg.Failure(description=f"roster destination: {exc}", allow_retries=False) from exc
 
 
+def _full_run(context: dg.AssetExecutionContext, full_recompute_days: int) -> bool:
+    """A run that rebuilds every model and validates every table: tagged ``rostersync/full``, or
+    of a district whose ``full_recompute_days`` is 0."""
+    return context.run.tags.get(FULL_TAG) == "true" or full_recompute_days <= 0
+
+
 def _build_or_reuse(
     context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection, stage: str,
     models: dict[str, SqlModel],
@@ -116,7 +122,7 @@ def _build_or_reuse(
     they read changed since their last build (:mod:`~rostersync_pipeline.lib.transform.
     incremental`): the promise checks then report what was measured at that build."""
     digest = inputs_digest(con, MODELS, set(models))
-    reuse = reusable(con, stage, digest, full=context.run.tags.get(FULL_TAG) == "true",
+    reuse = reusable(con, stage, digest, full=_full_run(context, full_recompute_days),
                      full_recompute_days=full_recompute_days)
     if reuse is not None:
         context.log.info(f"district {context.partition_key}: {stage}: nothing its models read "
@@ -156,7 +162,9 @@ def _run_stage(
         checks: dict[str, list[dg.AssetCheckResult]] = {
             key: [kept[key]] if key in kept else [] for key in models}
         if stage == "normalize":
-            suites = evaluate_expectation_suites(con, context.run_id, dict(district.expectations))
+            suites = evaluate_expectation_suites(
+                con, context.run_id, dict(district.expectations),
+                reuse=not _full_run(context, district.full_recompute_days))
             for table, result in suites.items():
                 checks[table].append(result)
         plan_summary = (sync_run_summary(con, district_id=district.district_id,

@@ -26,7 +26,7 @@ from rostersync_pipeline.lib.apply.history import ENTITY_TABLES
 from rostersync_pipeline.lib.apply.plan_tables import CURRENT_PLAN, PlanTables
 from rostersync_pipeline.lib.report.run_record import RunSummary, build_run_summary, record_run
 from rostersync_pipeline.lib.report.run_status import RunStatus
-from rostersync_pipeline.lib.storage.warehouse import transaction
+from rostersync_pipeline.lib.storage.warehouse import duckdb_columns, transaction
 
 if TYPE_CHECKING:
     from rostersync_pipeline.lib.storage.destinations.interface import RosterDestination
@@ -83,12 +83,7 @@ def fingerprint_changes(stored: dict[str, list], now: dict[str, list]) -> list[s
 
 
 def _columns(con: duckdb.DuckDBPyConnection, qualified: str) -> dict[str, str]:
-    schema, table = qualified.split(".")
-    return dict(con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position",
-        [schema, table],
-    ).fetchall())
+    return dict(duckdb_columns(con, qualified))
 
 
 def _ensure_store_table(con: duckdb.DuckDBPyConnection, source: str, target: str) -> None:

@@ -299,6 +299,24 @@ def district_connection(
         con.close()
 
 
+def duckdb_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[tuple[str, str]]:
+    """(name, DuckDB type) of a DuckDB table's columns, in order (none if it does not exist)."""
+    schema, table = qualified.split(".")
+    return con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position", [schema, table],
+    ).fetchall()
+
+
+def content_digest(con: duckdb.DuckDBPyConnection, select_sql: str) -> tuple[int, str]:
+    """The rows of a query and an order-free sum of their hashes: equal for the same rows,
+    in one read of them."""
+    rows, total = con.execute(
+        f"select count(*), coalesce(sum(hash(t)), 0)::varchar from ({select_sql}) as t"
+    ).fetchall()[0]
+    return rows, total
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """One DuckDB transaction: committed when the block ends, rolled back if it raises."""

@@ -12,8 +12,8 @@ errors) are a function of four things only:
 
 So before building, the stage's *inputs digest* is taken: per input relation its row count
 and an order-free sum of row hashes (one read of the relation; ``raw.*`` without the landing's
-``_run_id``; ``config.run`` as its fetch state, and its date if the stage reads it), plus a
-digest of the code. If it equals
+``_run_id``; ``config.run`` without its id and start time, plus its date if the stage reads
+it), plus a digest of the code. If it equals
 the digest recorded when the stage's tables were last built, those tables already hold what
 building would make: the stage is *reused*, its ``run_id`` columns set to this run's. Otherwise
 the stage builds and records its digest.
@@ -34,6 +34,7 @@ from importlib.metadata import version
 
 import duckdb
 
+from rostersync_pipeline.lib.storage.warehouse import content_digest, duckdb_columns
 from rostersync_pipeline.lib.transform.sql_runner import SqlModel, load_macros
 
 FULL_TAG = "rostersync/full"
@@ -46,11 +47,11 @@ create table if not exists sync.stage_builds (
     row_counts json not null
 )
 """
-# config.run as a stage's models may read it: not its run id (only copied onto rows) nor when it
-# started, except the run's date when a model of the stage reads ``started_at``
-_RUN_STATE = "provider, fetch_complete, provider_state"
-_RUN_DATE = "started_at::date as run_date"
+# columns left out of a relation's digest: they differ between runs by design. config.run's id is
+# only copied onto rows; its start time is read as the run's date, by the stages that read it.
+_PER_RUN_COLUMNS = {"config.run": {"run_id", "started_at"}}
 _LANDING_RUN_COLUMN = "_run_id"
+_RUN_DATE = "started_at::date as run_date"
 STAMP_COLUMN = "run_id"
 
 
@@ -71,10 +72,7 @@ def stage_inputs(models: dict[str, SqlModel], stage_models: set[str]) -> list[st
 
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
-    schema, name = relation.split(".")
-    return [c for (c,) in con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and "
-        "table_name = ? order by ordinal_position", [schema, name]).fetchall()]
+    return [name for name, _ in duckdb_columns(con, relation)]
 
 
 def reads_run_date(models: dict[str, SqlModel], stage_models: set[str]) -> bool:
@@ -88,13 +86,11 @@ def relation_digest(con: duckdb.DuckDBPyConnection, relation: str, *,
     columns = _columns(con, relation)
     if not columns:
         return "-"
-    if relation == "config.run":
-        fields = f"{_RUN_STATE}, {_RUN_DATE}" if run_date else _RUN_STATE
-    else:
-        fields = ", ".join(f'"{c}"' for c in columns if c != _LANDING_RUN_COLUMN)
-    rows, total = con.execute(
-        f"select count(*), coalesce(sum(hash(t)), 0)::varchar "
-        f"from (select {fields} from {relation}) as t").fetchall()[0]
+    left_out = _PER_RUN_COLUMNS.get(relation, {_LANDING_RUN_COLUMN})
+    fields = [f'"{c}"' for c in columns if c not in left_out]
+    if relation == "config.run" and run_date:
+        fields.append(_RUN_DATE)
+    rows, total = content_digest(con, f"select {', '.join(fields)} from {relation}")
     return f"{rows}:{total}"
 
 
@@ -118,8 +114,9 @@ def inputs_digest(con: duckdb.DuckDBPyConnection, models: dict[str, SqlModel],
 
 def reusable(con: duckdb.DuckDBPyConnection, stage: str, digest: str, *, full: bool,
              full_recompute_days: int) -> Reuse | None:
-    """The stage's last build, if its tables can stand for this run's build."""
-    if full or full_recompute_days <= 0:
+    """The stage's last build, if its tables can stand for this run's build (never in a
+    ``full`` run)."""
+    if full:
         return None
     con.execute(STAGE_BUILDS_DDL)
     rows = con.execute(

@@ -17,6 +17,7 @@ from importlib.metadata import version
 
 import duckdb
 
+from rostersync_pipeline.lib.storage.warehouse import content_digest
 from rostersync_pipeline.lib.validate.expectations import ExpectationOutcome
 from rostersync_pipeline.lib.validate.suites import TableSuite
 
@@ -43,9 +44,7 @@ def suite_digest(suite: TableSuite) -> str:
 
 
 def frame_digest(con: duckdb.DuckDBPyConnection, suite: TableSuite) -> FrameDigest:
-    rows, total = con.execute(
-        f"select count(*), coalesce(sum(hash(t)), 0)::varchar from ({suite.frame_sql}) as t"
-    ).fetchall()[0]
+    rows, total = content_digest(con, suite.frame_sql)
     return FrameDigest(rows, f"{suite_digest(suite)}:{rows}:{total}")
 
 

@@ -62,7 +62,6 @@ from rostersync_pipeline.lib.storage.destinations.postgres_transfer import (
 from rostersync_pipeline.lib.storage.destinations.settings import PostgresDestinationSettings
 from rostersync_pipeline.lib.storage.destinations.transfer import (
     aware,
-    duckdb_columns,
     local_time,
     scratch_dir,
 )
@@ -72,7 +71,7 @@ from rostersync_pipeline.lib.storage.destinations.webhook import (
     redacted,
     webhook_body,
 )
-from rostersync_pipeline.lib.storage.warehouse import transaction
+from rostersync_pipeline.lib.storage.warehouse import duckdb_columns, transaction
 
 LOCK_POLL_S = 0.25
 

@@ -20,13 +20,12 @@ from rostersync_pipeline.lib.apply.plan_tables import PlanTables
 from rostersync_pipeline.lib.storage.destinations import postgres_sql as q
 from rostersync_pipeline.lib.storage.destinations.interface import ENTITY_TABLES, AppliedRun
 from rostersync_pipeline.lib.storage.destinations.transfer import (
-    duckdb_columns,
     duckdb_to_postgres,
     pg_type,
     postgres_to_duckdb,
     scratch_dir,
 )
-from rostersync_pipeline.lib.storage.warehouse import transaction
+from rostersync_pipeline.lib.storage.warehouse import duckdb_columns, transaction
 
 PLAN_TEMP_TABLES = (*(f"plan_{table}" for table in ENTITY_TABLES), "sync_plan")
 UNRECORDED_SQL = """select run_id, kind, changes, feed_after, feed_until, applied_at, plan_id,

@@ -34,15 +34,6 @@ _PG_ARRAY = (
 )
 
 
-def duckdb_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[tuple[str, str]]:
-    """(name, DuckDB type) of a DuckDB table's columns, in order."""
-    schema, table = qualified.split(".")
-    return con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position", [schema, table],
-    ).fetchall()
-
-
 def local_time(moment: datetime) -> datetime:
     """A PostgreSQL ``timestamptz`` as the naive local time DuckDB's ``timestamp`` holds."""
     return moment.astimezone().replace(tzinfo=None)
