@@ -187,3 +187,23 @@ def test_docs_list_every_expectation_with_its_default() -> None:
         for e in suite.expectations:
             row = f"| `{e.name}` | `{suite.table}` | {'hard' if e.hard else 'soft'} |"
             assert row in text, e.name
+
+
+def test_great_expectations_does_not_hash_every_row_of_a_frame(monkeypatch) -> None:
+    """GX's pandas engine would fingerprint each frame (every row hashed, twice per validation:
+    most of its time on a large table); the marker is read by nothing, so it is skipped. The
+    verdicts stay each frame's own (test above)."""
+    from great_expectations.execution_engine import pandas_execution_engine as engine
+
+    from rostersync_pipeline.lib.validate.expectations import SuiteValidator
+
+    hashed: list[int] = []
+    original = engine.hash_pandas_dataframe
+    monkeypatch.setattr(engine, "hash_pandas_dataframe",
+                        lambda df: hashed.append(len(df)) or original(df))
+    con = district_file(users=[("u3", "student", "not-an-email", "05")])
+    users = next(s for s in SUITES if s.table == "core.users")
+    with SuiteValidator() as validator:
+        outcomes = validator.validate(users, con.execute(users.frame_sql).df())
+    assert {o.expectation: o.unexpected_count for o in outcomes}["users.email_format"] == 1
+    assert engine.HASH_THRESHOLD == 0 and hashed == []
