@@ -47,3 +47,26 @@ def test_swapping_the_primary_teacher_is_two_updates(tmp_path: Path) -> None:
     assert night_2.status == "applied"
     assert district.plan("enrollments") == []
     assert teachers(district) == {"e-t1": (False, "active"), "e-t2": (True, "active")}
+
+
+def test_copies_of_one_enrollment_keep_the_live_one_and_the_first_stated_primary(
+    tmp_path: Path,
+) -> None:
+    """Two landed enrollments of one teacher in one section and role are one app enrollment:
+    the live copy wins over a deleted one, then the smaller source id; is_primary is the first
+    one stated in that order (the live copy does not say, so the deleted copy's stands)."""
+    copies = NIGHT_0.but(
+        users=[*NIGHT_0.users, teacher("t2", "sch1")],
+        enrollments=[*(e for e in NIGHT_0.enrollments if e["userSourcedId"] != "t1"),
+                     enrollment("e-t1a", "sec1", "t1", "sch1", role="teacher",
+                                status="tobedeleted", primary="true"),
+                     enrollment("e-t1z", "sec1", "t1", "sch1", role="teacher", primary=""),
+                     enrollment("e-t1y", "sec1", "t1", "sch1", role="teacher",
+                                status="tobedeleted", primary="false"),
+                     enrollment("e-t2", "sec1", "t2", "sch1", role="teacher", primary="false")],
+    )
+    district = make_district(tmp_path, copies.write(tmp_path / "night-0"),
+                             schools={"create_unmatched": True})
+    outcome = district.sync()
+    assert outcome.status == "applied", (outcome.failure, outcome.summary)
+    assert teachers(district) == {"e-t1z": (True, "active"), "e-t2": (False, "active")}
