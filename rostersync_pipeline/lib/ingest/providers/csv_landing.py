@@ -29,7 +29,8 @@ HEADER_READ_CHARS = 1 << 16
 HEADER_MAX_CHARS = 1 << 20
 # the file as read, before its columns are mapped: DuckDB reads a file in parallel only into a
 # table (numbering rows ``with ordinality`` as they are read keeps it to one thread, twice the
-# time on a 7M-row enrollments file); the rows keep file order, so rowid + 2 is the row number
+# time on a 7M-row enrollments file); the rows keep file order, so rowid + 2, plus the rows
+# rejected before it, is a row's number in the file
 LANDING_TABLE = "rs_landing"
 
 
@@ -104,7 +105,7 @@ def land_csv_file(
             row=2, error_code="MALFORMED_FILE", blocks_deactivation=False,
         ))
     # read in parallel into a temporary table of positional columns (c0, c1, ...: a header
-    # cell cannot shadow anything), in file order; a row's place there is its record number
+    # cell cannot shadow anything), in file order
     read = ", ".join(f"{quote_ident(name)} as c{i}" for i, name in enumerate(read_columns))
     select = [
         f"c{spec[c]} as {quote_ident(c)}" if c in spec else f"null::varchar as {quote_ident(c)}"
@@ -118,17 +119,28 @@ def land_csv_file(
     try:
         con.execute(f"create or replace temp table {LANDING_TABLE} as select {read} from {scan}",
                     {"path": str(path)})
-        con.execute(
-            f"insert into raw.{table} by name "
-            f"select {', '.join(select)}, $run_id::varchar as _run_id, "
-            f"$file::varchar as _source_file, rowid + 2 as _source_row "
-            f"from {LANDING_TABLE}",
-            {"run_id": run_id, "file": path.name},
-        )
         rejects = con.execute(
             "select line, arg_min(column_name, column_idx), arg_min(error_type, column_idx), "
             "arg_min(error_message, column_idx) from rs_rejects group by line order by line"
         ).fetchall()
+        # a rejected row is not in the table: the rows after it sit that much higher there.
+        # From table position r_j - 1 - j on, j rows were skipped (r_j: the j-th rejected row)
+        skipped_from = {int(line) - 1 - j: j for j, (line, *_) in enumerate(rejects, start=1)}
+        row_number, shift = "landed.rowid + 2", ""
+        if skipped_from:
+            row_number += " + coalesce(skipped.rows_before, 0)"
+            shift = ("asof left join (select unnest($starts::bigint[]) as start, "
+                     "unnest($counts::bigint[]) as rows_before) as skipped "
+                     "on landed.rowid >= skipped.start")
+        con.execute(
+            f"insert into raw.{table} by name "
+            f"select {', '.join(select)}, $run_id::varchar as _run_id, "
+            f"$file::varchar as _source_file, {row_number} as _source_row "
+            f"from {LANDING_TABLE} as landed {shift}",
+            {"run_id": run_id, "file": path.name,
+             **({"starts": list(skipped_from), "counts": list(skipped_from.values())}
+                if skipped_from else {})},
+        )
     except duckdb.Error as exc:
         problems.append(FetchProblem(
             path.name, f"the file cannot be read as CSV: {_first_line(exc)}; it was not landed",
