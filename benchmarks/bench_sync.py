@@ -57,6 +57,16 @@ BIN = Path(sys.executable).parent
 
 
 def _peak_rss_mib() -> float:
+    """This process's own peak RSS. On Linux, VmHWM of /proc/self/status: ``ru_maxrss`` keeps,
+    across exec, the peak of the process it was spawned from (here the parent, whose bundle
+    generator peaks at about 4 GB for 1M students), so every child would report at least that."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
