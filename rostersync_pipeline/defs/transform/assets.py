@@ -115,15 +115,13 @@ def _full_run(context: dg.AssetExecutionContext, full_recompute_days: int) -> bo
 
 def _build_or_reuse(
     context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection, stage: str,
-    models: dict[str, SqlModel],
-    full_recompute_days: int,
+    models: dict[str, SqlModel], *, full: bool, full_recompute_days: int,
 ) -> tuple[list[ModelRun], dict[str, dg.AssetCheckResult], Reuse | None]:
     """Build the stage's models and check their promises, or reuse their tables when nothing
     they read changed since their last build (:mod:`~rostersync_pipeline.lib.transform.
     incremental`): the promise checks then report what was measured at that build."""
     digest = inputs_digest(con, MODELS, set(models))
-    reuse = reusable(con, stage, digest, full=_full_run(context, full_recompute_days),
-                     full_recompute_days=full_recompute_days)
+    reuse = reusable(con, stage, digest, full=full, full_recompute_days=full_recompute_days)
     if reuse is not None:
         context.log.info(f"district {context.partition_key}: {stage}: nothing its models read "
                          f"changed since run {reuse.built_by}; its tables are reused")
@@ -157,14 +155,14 @@ def _run_stage(
         if stage == "normalize":
             _read_roster_from_destination(context, warehouse, con)
             write_settings(con, district)
-        results, kept, reuse = _build_or_reuse(context, con, stage, models,
-                                               district.full_recompute_days)
+        full = _full_run(context, district.full_recompute_days)
+        results, kept, reuse = _build_or_reuse(context, con, stage, models, full=full,
+                                               full_recompute_days=district.full_recompute_days)
         checks: dict[str, list[dg.AssetCheckResult]] = {
             key: [kept[key]] if key in kept else [] for key in models}
         if stage == "normalize":
             suites = evaluate_expectation_suites(
-                con, context.run_id, dict(district.expectations),
-                reuse=not _full_run(context, district.full_recompute_days))
+                con, context.run_id, dict(district.expectations), reuse=not full)
             for table, result in suites.items():
                 checks[table].append(result)
         plan_summary = (sync_run_summary(con, district_id=district.district_id,

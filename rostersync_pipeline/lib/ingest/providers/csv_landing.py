@@ -127,19 +127,19 @@ def land_csv_file(
         # From table position r_j - 1 - j on, j rows were skipped (r_j: the j-th rejected row)
         skipped_from = {int(line) - 1 - j: j for j, (line, *_) in enumerate(rejects, start=1)}
         row_number, shift = "landed.rowid + 2", ""
+        params = {"run_id": run_id, "file": path.name}
         if skipped_from:
             row_number += " + coalesce(skipped.rows_before, 0)"
             shift = ("asof left join (select unnest($starts::bigint[]) as start, "
                      "unnest($counts::bigint[]) as rows_before) as skipped "
                      "on landed.rowid >= skipped.start")
+            params.update(starts=list(skipped_from), counts=list(skipped_from.values()))
         con.execute(
             f"insert into raw.{table} by name "
             f"select {', '.join(select)}, $run_id::varchar as _run_id, "
             f"$file::varchar as _source_file, {row_number} as _source_row "
             f"from {LANDING_TABLE} as landed {shift}",
-            {"run_id": run_id, "file": path.name,
-             **({"starts": list(skipped_from), "counts": list(skipped_from.values())}
-                if skipped_from else {})},
+            params,
         )
     except duckdb.Error as exc:
         problems.append(FetchProblem(
