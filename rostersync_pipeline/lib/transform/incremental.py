@@ -34,7 +34,6 @@ from importlib.metadata import version
 
 import duckdb
 
-from rostersync_pipeline.lib.storage.warehouse import content_digest, duckdb_columns
 from rostersync_pipeline.lib.transform.sql_runner import SqlModel, load_macros
 
 FULL_TAG = "rostersync/full"
@@ -71,27 +70,44 @@ def stage_inputs(models: dict[str, SqlModel], stage_models: set[str]) -> list[st
     return sorted(read - stage_models)
 
 
-def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
-    return [name for name, _ in duckdb_columns(con, relation)]
+def _columns(con: duckdb.DuckDBPyConnection, relations: list[str]) -> dict[str, list[str]]:
+    """Each relation's columns in order, from one catalog query (none for a missing relation)."""
+    found: dict[str, list[str]] = {relation: [] for relation in relations}
+    for relation, names in con.execute(
+        "select schema_name || '.' || table_name, list(column_name order by column_index) "
+        "from duckdb_columns() where list_contains(?::varchar[], schema_name || '.' || table_name) "
+        "group by all", [relations]).fetchall():
+        found[relation] = names
+    return found
 
 
 def reads_run_date(models: dict[str, SqlModel], stage_models: set[str]) -> bool:
     return any("started_at" in models[key].sql for key in stage_models)
 
 
-def relation_digest(con: duckdb.DuckDBPyConnection, relation: str, *,
-                    run_date: bool = True) -> str:
-    """``rows:sum of row hashes`` over what of the relation the models may read ('-' when the
-    relation does not exist)."""
-    columns = _columns(con, relation)
-    if not columns:
-        return "-"
+def _digest_select(relation: str, columns: list[str], *, run_date: bool) -> str:
+    """What of the relation the models may read, as one ``select``."""
     left_out = _PER_RUN_COLUMNS.get(relation, {_LANDING_RUN_COLUMN})
     fields = [f'"{c}"' for c in columns if c not in left_out]
     if relation == "config.run" and run_date:
         fields.append(_RUN_DATE)
-    rows, total = content_digest(con, f"select {', '.join(fields)} from {relation}")
-    return f"{rows}:{total}"
+    return f"select {', '.join(fields)} from {relation}"
+
+
+def relation_digests(con: duckdb.DuckDBPyConnection, relations: list[str], *,
+                     run_date: bool = True) -> dict[str, str]:
+    """Per relation, ``rows:sum of row hashes`` over what of it the models may read ('-' when
+    the relation does not exist): one query for all of them."""
+    columns = _columns(con, relations)
+    present = [relation for relation in relations if columns[relation]]
+    digests = dict.fromkeys(relations, "-")
+    if present:
+        parts = [f"select {i} as i, count(*) as n, coalesce(sum(hash(t)), 0)::varchar as total "
+                 f"from ({_digest_select(relation, columns[relation], run_date=run_date)}) as t"
+                 for i, relation in enumerate(present)]
+        for i, rows, total in con.execute("\nunion all\n".join(parts)).fetchall():
+            digests[present[i]] = f"{rows}:{total}"
+    return digests
 
 
 def code_digest(models: dict[str, SqlModel], stage_models: set[str]) -> str:
@@ -105,10 +121,10 @@ def code_digest(models: dict[str, SqlModel], stage_models: set[str]) -> str:
 
 def inputs_digest(con: duckdb.DuckDBPyConnection, models: dict[str, SqlModel],
                   stage_models: set[str]) -> str:
+    relations = stage_inputs(models, stage_models)
+    digests = relation_digests(con, relations, run_date=reads_run_date(models, stage_models))
     parts = [code_digest(models, stage_models)]
-    run_date = reads_run_date(models, stage_models)
-    parts += [f"{relation}={relation_digest(con, relation, run_date=run_date)}"
-              for relation in stage_inputs(models, stage_models)]
+    parts += [f"{relation}={digests[relation]}" for relation in relations]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -150,6 +166,7 @@ def record_build(con: duckdb.DuckDBPyConnection, stage: str, run_id: str, digest
 def stamp_run(con: duckdb.DuckDBPyConnection, models: dict[str, SqlModel],
               stage_models: set[str], run_id: str) -> None:
     """Reused tables carry this run's id where the models copy it from ``config.run``."""
-    for key in sorted(stage_models):
-        if models[key].materialized != "view" and STAMP_COLUMN in _columns(con, key):
+    tables = sorted(key for key in stage_models if models[key].materialized != "view")
+    for key, columns in _columns(con, tables).items():
+        if STAMP_COLUMN in columns:
             con.execute(f"update {key} set {STAMP_COLUMN} = ?", [run_id])
