@@ -20,6 +20,7 @@ import duckdb
 
 from rostersync_pipeline.config import GuardConfig
 from rostersync_pipeline.lib.report.run_status import RunStatus
+from rostersync_pipeline.lib.storage.warehouse import relation_exists
 
 BLIND_SPOT_PCT = 50.0
 
@@ -136,11 +137,7 @@ def threshold_reasons(
 
 def id_change_reasons(con: duckdb.DuckDBPyConnection, guard: GuardConfig) -> list[str]:
     """Why the run holds because too many matched records would change their primary ID."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'sync' and table_name = 'id_changes'"
-    ).fetchall()[0][0]
-    if not exists:
+    if not relation_exists(con, "sync.id_changes"):
         return []
     reasons = []
     for entity, matched, changes in con.execute(ID_CHANGE_SQL).fetchall():

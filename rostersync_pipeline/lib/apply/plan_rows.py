@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from rostersync_pipeline.lib.storage.warehouse import relation_exists
+
 PAGE_ROWS = 100
 STORED_PLAN = "stored plan"
 RUN_PLAN = "run plan"
@@ -147,18 +149,11 @@ class DeactivationGroup:
         return 100.0 * self.deactivations / max(self.entity_deactivations, 1)
 
 
-def _exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, table = qualified.split(".")
-    return bool(con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? "
-        "and table_name = ?", [schema, table]).fetchall()[0][0])
-
-
 def plan_source(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
     """Where the row-level plan of ``run_id`` is kept (a key of :data:`SOURCES`), or None."""
     for source, table in ((STORED_PLAN, "sync.stored_sync_plan"), (RUN_PLAN, "sync.sync_plan"),
                           (APPLIED_CHANGES, "roster.change_log")):
-        if not _exists(con, table):
+        if not relation_exists(con, table):
             continue
         found = con.execute(f"select exists ({SOURCES[source]})", {"run_id": run_id}).fetchall()
         if found[0][0]:
@@ -223,7 +218,7 @@ def deactivation_groups(
 ) -> list[DeactivationGroup]:
     """Where a stored plan's deactivations come from: per entity, the ``top`` schools (students,
     educators, sections) or sections (enrollments) with the most deactivations."""
-    if not _exists(con, "sync.stored_plan_users"):
+    if not relation_exists(con, "sync.stored_plan_users"):
         return []
     rows = con.execute(DEACTIVATIONS_SQL, {"plan_id": plan_id, "top": top}).fetchall()
     return [DeactivationGroup(*row) for row in rows]

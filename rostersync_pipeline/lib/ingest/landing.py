@@ -14,6 +14,8 @@ from typing import Literal
 
 import duckdb
 
+from rostersync_pipeline.lib.storage.warehouse import relation_exists
+
 EntityMode = Literal["bulk", "delta", "absent"]
 CANONICAL_ENTITIES = ("schools", "users", "sections", "enrollments", "terms", "courses")
 
@@ -153,7 +155,7 @@ def require_this_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """
     rows = con.execute(
         "select run_id from config.run"
-    ).fetchall() if _has_run_table(con) else []
+    ).fetchall() if relation_exists(con, "config.run") else []
     landed_by = rows[0][0] if rows else None
     if landed_by != run_id:
         raise RunScopeError(
@@ -161,9 +163,3 @@ def require_this_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
             f"run {run_id}: launch the whole sync_district job for the district (a step cannot "
             "run on another run's landing)"
         )
-
-
-def _has_run_table(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'config' and table_name = 'run'").fetchall()[0][0])

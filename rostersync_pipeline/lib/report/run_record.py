@@ -17,6 +17,7 @@ import duckdb
 
 from rostersync_pipeline.lib.apply.plan_tables import CURRENT_PLAN, PlanTables
 from rostersync_pipeline.lib.report.run_status import RunStatus, parse_status
+from rostersync_pipeline.lib.storage.warehouse import relation_exists
 
 SAMPLE_ROWS_PER_ACTION = 5
 
@@ -82,15 +83,9 @@ def summarize_plan(
     return counts
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? "
-        "and table_name = ?", [schema, table]).fetchall()[0][0])
-
-
 def match_alert_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int] | None:
     """Possible duplicates in ``sync.match_alerts`` (by status if it has one); None if absent."""
-    if not _table_exists(con, "sync", "match_alerts"):
+    if not relation_exists(con, "sync.match_alerts"):
         return None
     has_status = con.execute(
         "select count(*) from information_schema.columns where table_schema = 'sync' "

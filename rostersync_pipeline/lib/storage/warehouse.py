@@ -308,6 +308,16 @@ def duckdb_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[tuple
     ).fetchall()
 
 
+def relation_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    """Whether the table or view ``schema.name`` exists (DuckDB's catalog functions: a third
+    of the time ``information_schema`` takes)."""
+    schema, name = qualified.split(".")
+    return bool(con.execute(
+        "select (select count(*) from duckdb_tables() where schema_name = $s and table_name = $n)"
+        " + (select count(*) from duckdb_views() where schema_name = $s and view_name = $n)",
+        {"s": schema, "n": name}).fetchall()[0][0])
+
+
 def content_digest(con: duckdb.DuckDBPyConnection, select_sql: str) -> tuple[int, str]:
     """The rows of a query and an order-free sum of their hashes: equal for the same rows,
     in one read of them."""
