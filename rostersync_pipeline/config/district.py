@@ -150,8 +150,8 @@ class DistrictConfig(_Strict):
     dry_run: bool = False
     full_recompute_days: int = Field(
         default=7, ge=0,
-        description="A stage's SQL models are rebuilt at least this often even when nothing "
-        "they read changed (0: every run rebuilds everything).")
+        description="A SQL model is rebuilt at least this often even when nothing "
+        "it reads changed (0: every run rebuilds everything).")
     require_approval: bool = False
     notifications: NotificationsConfig = NotificationsConfig()
     expectations: dict[ExpectationName, Literal["hard", "soft"]] = Field(

@@ -1,9 +1,10 @@
-"""What a stage's reuse rests on (``lib/transform/incremental.py``), and ``sync --full``.
+"""What a model's reuse rests on (``lib/transform/incremental.py``), and ``sync --full``.
 
-The equality of reused and rebuilt stages over many nights is proven in
+The equality of reused and rebuilt models over many nights is proven in
 ``test_incremental_equality.py``; these tests pin the assumptions that make it hold: the models
 read nothing that changes by itself (a clock, randomness), the run id is only copied onto rows,
-the digest sees every input the models read and nothing that differs between runs by design.
+a model's version sees every input it reads, directly or through the models beneath it, and
+nothing that differs between runs by design.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import duckdb
 
 from rostersync_pipeline.cli.main import main as cli_main
 from rostersync_pipeline.defs.transform.assets import MODELS, model_stage
-from rostersync_pipeline.lib.transform.incremental import inputs_digest, stage_inputs
+from rostersync_pipeline.lib.transform.incremental import model_versions, stage_inputs
 from rostersync_pipeline_tests.helpers import make_synthetic_district
 
 STAGES = {stage: {k for k, m in MODELS.items() if model_stage(m) == stage}
@@ -42,20 +43,26 @@ def test_only_the_known_models_take_the_run_id_and_they_copy_it_as_is() -> None:
         assert set(uses) <= {"run_id from config.run", "run.run_id"}, (key, uses)
 
 
-def test_a_stage_reads_the_run_date_only_if_a_model_of_it_does() -> None:
+def test_a_model_reads_the_run_date_only_if_it_or_a_model_beneath_it_does() -> None:
     con = duckdb.connect()
     con.execute("create schema config")
-    digests = {}
+    versions = {}
     for day in ("2026-09-01", "2026-09-02"):
         con.execute("create or replace table config.run as select 'r' as run_id, "
                     "'oneroster_csv' as provider, true as fetch_complete, 'healthy' as "
                     f"provider_state, timestamp '{day} 02:00' as started_at")
-        digests[day] = {stage: inputs_digest(con, MODELS, keys) for stage, keys in STAGES.items()}
-    assert digests["2026-09-01"]["normalize"] != digests["2026-09-02"]["normalize"]
-    assert digests["2026-09-01"]["match_and_plan"] == digests["2026-09-02"]["match_and_plan"]
+        versions[day] = {key: version for keys in STAGES.values()
+                         for key, version in model_versions(con, MODELS, keys).items()}
+    changed = {key for key in versions["2026-09-01"]
+               if versions["2026-09-01"][key] != versions["2026-09-02"][key]}
+    assert {"staging.stg_oneroster__users", "staging.stg_oneroster__terms",
+            "intermediate.int_users_unioned", "core.users"} <= changed
+    assert not {key for key in changed if key.startswith("sync.")}  # matching reads no date
+    assert "staging.stg_oneroster__schools" not in changed
     con.execute("update config.run set run_id = 'another run', "
                 "started_at = timestamp '2026-09-02 23:59'")
-    assert inputs_digest(con, MODELS, STAGES["normalize"]) == digests["2026-09-02"]["normalize"]
+    assert model_versions(con, MODELS, STAGES["normalize"]) == {
+        key: versions["2026-09-02"][key] for key in STAGES["normalize"]}
 
 
 def test_the_digest_covers_what_the_stages_read() -> None:
@@ -66,15 +73,24 @@ def test_the_digest_covers_what_the_stages_read() -> None:
     assert not match & STAGES["match_and_plan"]
 
 
-def test_a_landed_row_counts_without_its_run_id(tmp_path: Path) -> None:
+def test_a_landed_row_counts_without_its_run_id_and_changes_only_what_reads_it() -> None:
     con = duckdb.connect()
     con.execute("create schema raw")
     con.execute("create table raw.oneroster_users as select 'run-1' as _run_id, 'u1' as sourcedId")
-    before = inputs_digest(con, MODELS, STAGES["normalize"])
+    before = model_versions(con, MODELS, STAGES["normalize"])
     con.execute("update raw.oneroster_users set _run_id = 'run-2'")
-    assert inputs_digest(con, MODELS, STAGES["normalize"]) == before
+    assert model_versions(con, MODELS, STAGES["normalize"]) == before
     con.execute("update raw.oneroster_users set sourcedId = 'u2'")
-    assert inputs_digest(con, MODELS, STAGES["normalize"]) != before
+    after = model_versions(con, MODELS, STAGES["normalize"])
+    changed = {key for key in before if before[key] != after[key]}
+    assert {"staging.stg_oneroster__users", "intermediate.int_users_unioned", "core.users",
+            "core.guardians"} <= changed
+    assert not changed & {"staging.stg_oneroster__enrollments", "core.schools", "core.terms",
+                          "staging.stg_clever__users"}
+
+
+def _built_by(district) -> dict[str, str]:
+    return dict(district.query("select model, run_id from sync.model_builds"))
 
 
 def test_sync_full_rebuilds_what_would_be_reused(tmp_path: Path, capsys) -> None:
@@ -82,13 +98,44 @@ def test_sync_full_rebuilds_what_would_be_reused(tmp_path: Path, capsys) -> None
     for _ in range(3):
         assert district.sync().success
     last = district.scalar("select run_id from sync.runs order by started_at desc limit 1")
-    builds = dict(district.query("select stage, run_id from sync.stage_builds"))
-    assert builds["match_and_plan"] != last, "the third identical sync reused match_and_plan"
+    builds = _built_by(district)
+    assert builds["sync.sync_plan"] != last, "the third identical sync reused the plan"
     code = cli_main(["sync", district.district_id, "--full", "--config-dir",
                      str(district.config_dir), "--warehouse", str(district.warehouse_dir)])
     assert code == 0, capsys.readouterr()
     full = district.scalar("select run_id from sync.runs order by started_at desc limit 1")
-    assert dict(district.query("select stage, run_id from sync.stage_builds")) == {
-        "normalize": full, "match_and_plan": full}
+    assert set(_built_by(district).values()) == {full}
+    assert len(_built_by(district)) == len(MODELS)
     assert district.scalar("select count(*) from sync.sync_errors where run_id = ?", [full]) \
         == district.scalar("select count(*) from sync.sync_errors where run_id = ?", [last])
+
+
+def _reads(key: str) -> set[str]:
+    """Every relation ``key`` reads, directly or through the models beneath it."""
+    seen: set[str] = set()
+    todo = [key]
+    while todo:
+        model = MODELS[todo.pop()]
+        for ref in {*model.depends_on, *model.external_sources} - seen:
+            seen.add(ref)
+            if ref in MODELS:
+                todo.append(ref)
+    return seen
+
+
+def test_a_night_that_changed_only_the_roster_rebuilds_only_what_reads_it(tmp_path: Path) -> None:
+    district, _ = make_synthetic_district(tmp_path, 40)
+    first = district.sync()
+    assert first.success and first.status == "applied"
+    second = district.sync()  # the same export; the first sync's apply changed the roster
+    assert second.success
+    builds = _built_by(district)
+    assert set(builds) == set(MODELS)
+    rebuilt = {key for key, run_id in builds.items() if run_id == second.run_id}
+    reads_roster = {key for key in MODELS if any(r.startswith("roster.") for r in _reads(key))}
+    assert rebuilt <= reads_roster
+    assert {"intermediate.int_match_keys_roster", "sync.matches", "sync.sync_plan"} <= rebuilt
+    reused = set(MODELS) - rebuilt
+    assert {key for key in MODELS if key not in reads_roster} <= reused
+    assert {"core.users", "intermediate.int_match_keys_incoming"} <= reused
+    assert {key for key in reused if builds[key] != first.run_id} == set()

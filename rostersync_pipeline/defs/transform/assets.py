@@ -33,11 +33,10 @@ from rostersync_pipeline.lib.storage.destinations import DestinationRefused
 from rostersync_pipeline.lib.transform.district_settings import write_settings
 from rostersync_pipeline.lib.transform.incremental import (
     FULL_TAG,
-    Reuse,
-    forget_build,
-    inputs_digest,
-    record_build,
-    reusable,
+    forget_builds,
+    kept_builds,
+    model_versions,
+    record_builds,
     stamp_run,
 )
 from rostersync_pipeline.lib.transform.sql_runner import (
@@ -116,33 +115,40 @@ def _full_run(context: dg.AssetExecutionContext, full_recompute_days: int) -> bo
 def _build_or_reuse(
     context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection, stage: str,
     models: dict[str, SqlModel], *, full: bool, full_recompute_days: int,
-) -> tuple[list[ModelRun], dict[str, dg.AssetCheckResult], Reuse | None]:
-    """Build the stage's models and check their promises, or reuse their tables when nothing
-    they read changed since their last build (:mod:`~rostersync_pipeline.lib.transform.
-    incremental`): the promise checks then report what was measured at that build."""
-    digest = inputs_digest(con, MODELS, set(models))
-    reuse = reusable(con, stage, digest, full=full, full_recompute_days=full_recompute_days)
-    if reuse is not None:
-        context.log.info(f"district {context.partition_key}: {stage}: nothing its models read "
-                         f"changed since run {reuse.built_by}; its tables are reused")
-        stamp_run(con, MODELS, set(models), context.run_id)
-        results = [ModelRun(key, 0.0, reuse.row_counts.get(key))
-                   for key in execution_order(models) if key in models]
-        kept = {key: model_keys_result(models[key], model_asset_key(key), PromiseOutcome(
-                    key, rows, 0, dict.fromkeys(models[key].not_null, 0)))
-                for key, rows in reuse.checked_rows.items()}
-        return results, kept, reuse
-    if stage == "normalize":
-        # the core tables may change, so GX may validate: import it while DuckDB builds
-        prefetch_great_expectations()
-    forget_build(con, stage)
-    results = run_models(con, MODELS, only=set(models))
-    built_rows = {result.key: result.row_count for result in results}
-    kept = evaluate_all_model_keys(con, models, built_rows, model_asset_key)
-    if all(result.passed for result in kept.values()):
-        record_build(con, stage, context.run_id, digest, built_rows, {
-            key: result.metadata["rows_checked"].value for key, result in kept.items()})
-    return results, kept, None
+) -> tuple[list[ModelRun], dict[str, dg.AssetCheckResult], dict[str, str]]:
+    """Build the stage's models whose inputs changed since their last build and check their
+    promises; reuse the others' tables (:mod:`~rostersync_pipeline.lib.transform.incremental`),
+    whose promise checks report what was measured at their build. Returns each model's run, its
+    check result, and the reused models with the run that built them."""
+    versions = model_versions(con, MODELS, set(models))
+    kept = kept_builds(con, versions, full=full, full_recompute_days=full_recompute_days)
+    to_build = set(models) - set(kept)
+    if kept:
+        context.log.info(f"district {context.partition_key}: {stage}: {len(kept)} of "
+                         f"{len(models)} models reused (nothing they read changed)")
+        stamp_run(con, MODELS, set(kept), context.run_id)
+    built: list[ModelRun] = []
+    checks: dict[str, dg.AssetCheckResult] = {}
+    if to_build:
+        if stage == "normalize":
+            # the core tables may change, so GX may validate: import it while DuckDB builds
+            prefetch_great_expectations()
+        forget_builds(con, to_build)
+        built = run_models(con, MODELS, only=to_build)
+        built_rows = {result.key: result.row_count for result in built}
+        checks = evaluate_all_model_keys(con, {k: models[k] for k in to_build}, built_rows,
+                                         model_asset_key)
+        record_builds(con, context.run_id, versions, built_rows, {
+            key: (result.metadata["rows_checked"].value, result.passed)
+            for key, result in checks.items()})
+    for key, build in kept.items():
+        if build.checked_rows is not None:
+            checks[key] = model_keys_result(models[key], model_asset_key(key), PromiseOutcome(
+                key, build.checked_rows, 0, dict.fromkeys(models[key].not_null, 0)))
+    by_key = {result.key: result for result in built}
+    results = [by_key.get(key) or ModelRun(key, 0.0, kept[key].row_count)
+               for key in execution_order(models) if key in models]
+    return results, checks, {key: build.built_by for key, build in kept.items()}
 
 
 def _run_stage(
@@ -156,8 +162,8 @@ def _run_stage(
             _read_roster_from_destination(context, warehouse, con)
             write_settings(con, district)
         full = _full_run(context, district.full_recompute_days)
-        results, kept, reuse = _build_or_reuse(context, con, stage, models, full=full,
-                                               full_recompute_days=district.full_recompute_days)
+        results, kept, reused = _build_or_reuse(context, con, stage, models, full=full,
+                                                full_recompute_days=district.full_recompute_days)
         checks: dict[str, list[dg.AssetCheckResult]] = {
             key: [kept[key]] if key in kept else [] for key in models}
         if stage == "normalize":
@@ -175,8 +181,8 @@ def _run_stage(
                           f"their _models.yml promises: {', '.join(broken)}")
     for result in results:
         metadata = {"seconds": round(result.seconds, 3)}
-        if reuse is not None:
-            metadata["reused_from_run"] = reuse.built_by
+        if result.key in reused:
+            metadata["reused_from_run"] = reused[result.key]
         if result.row_count is not None:
             metadata["dagster/row_count"] = result.row_count
         if plan_summary is not None and result.key == PLAN_MODEL:

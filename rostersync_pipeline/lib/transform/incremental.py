@@ -1,66 +1,75 @@
-"""Reuse a stage's SQL models when nothing they read has changed since they were built.
+"""Reuse a SQL model's table when nothing it reads has changed since it was built.
 
-A stage's models (``normalize``: staging -> core; ``match_and_plan``: matching -> plans ->
-errors) are a function of four things only:
+A model's table is a function of four things only:
 
-- the relations they read that the stage does not build (``raw.*`` as landed, ``config.*`` as
-  this run wrote it, ``roster.*`` and, for ``match_and_plan``, what ``normalize`` built);
-- their SQL and macros, and the DuckDB that runs them;
-- the run's date (``config.run.started_at::date``), for a stage whose models read it (staging
-  judges birth and term dates against it; matching and planning do not read it);
+- the relations it reads: ``raw.*`` as landed, ``config.*`` as this run wrote it, ``roster.*``,
+  the tables of the stage before, and the models of its own stage that it reads;
+- its SQL and macros, and the DuckDB that runs them;
+- the run's date (``config.run.started_at::date``), if its SQL reads it (staging judges birth
+  and term dates against it; matching and planning do not read it);
 - the run's id, which three models only copy onto their rows (``run_id``).
 
-So before building, the stage's *inputs digest* is taken: per input relation its row count
-and an order-free sum of row hashes (one read of the relation; ``raw.*`` without the landing's
-``_run_id``; ``config.run`` without its id and start time, plus its date if the stage reads
-it), plus a digest of the code. If it equals
-the digest recorded when the stage's tables were last built, those tables already hold what
-building would make: the stage is *reused*, its ``run_id`` columns set to this run's. Otherwise
-the stage builds and records its digest.
+So before a stage builds, each of its models gets a *version*: SHA-256 over its code, the run's
+date if it reads it, and per relation it reads either that relation's version (a model of the
+same stage) or, for a relation the stage does not build, its row count and an order-free sum of
+row hashes (one read of it; ``raw.*`` without the landing's ``_run_id``; ``config.run`` without
+its id and start time). A model whose version equals the one recorded in ``sync.model_builds``
+when its table was built, with every promise kept, is *reused*: its table already holds what
+building would make, and its ``run_id`` column is set to this run's. The others are built, in
+dependency order, reading the reused tables beside them. Versions chain: a model is rebuilt
+exactly when something it reads, directly or through the models beneath it, changed.
 
-A stage always builds when the run is forced full (``rostersync sync --full``, tag
-``rostersync/full``), when its last build is older than ``full_recompute_days``, or when a
-model broke a ``_models.yml`` promise at that build. A config change, a source switch, a
-restore, an applied plan or a decision changes an input, so the next run builds.
-``sync.stage_builds`` keeps one row per stage: the last build's run, digest and row counts.
+Nothing is reused when the run is forced full (``rostersync sync --full``, tag
+``rostersync/full``); a build older than ``full_recompute_days`` is not reused; a model that
+broke a ``_models.yml`` promise at its build is rebuilt. A config change, a source switch, a
+restore, an applied plan or a decision changes an input, so the models reading it are rebuilt.
+``sync.model_builds`` keeps one row per model: its last build's run, version and row counts.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from importlib.metadata import version
 
 import duckdb
 
-from rostersync_pipeline.lib.transform.sql_runner import SqlModel, load_macros
+from rostersync_pipeline.lib.transform.sql_runner import (
+    SqlModel,
+    execution_order,
+    existing_relations,
+    load_macros,
+)
 
 FULL_TAG = "rostersync/full"
-STAGE_BUILDS_DDL = """
-create table if not exists sync.stage_builds (
-    stage varchar primary key,
+MODEL_BUILDS_DDL = """
+drop table if exists sync.stage_builds;  -- before model_builds, one row per stage
+create table if not exists sync.model_builds (
+    model varchar primary key,
+    version varchar not null,
     run_id varchar not null,
-    inputs_digest varchar not null,
     built_at timestamp not null,
-    row_counts json not null
+    row_count bigint,
+    checked_rows bigint,
+    kept_promises boolean not null
 )
 """
 # columns left out of a relation's digest: they differ between runs by design. config.run's id is
-# only copied onto rows; its start time is read as the run's date, by the stages that read it.
+# only copied onto rows; its start time is read as the run's date, by the models that read it.
 _PER_RUN_COLUMNS = {"config.run": {"run_id", "started_at"}}
 _LANDING_RUN_COLUMN = "_run_id"
-_RUN_DATE = "started_at::date as run_date"
 STAMP_COLUMN = "run_id"
 
 
 @dataclass(frozen=True)
-class Reuse:
-    """A stage whose tables can be reused: the run that built them, and their row counts."""
+class KeptBuild:
+    """A model's table that can stand for this run's build: the run that built it, its rows as
+    built (None for a view) and the rows its promises were measured on (None: it promises
+    nothing)."""
 
     built_by: str
-    row_counts: dict[str, int | None]
-    checked_rows: dict[str, int]
+    row_count: int | None
+    checked_rows: int | None
 
 
 def stage_inputs(models: dict[str, SqlModel], stage_models: set[str]) -> list[str]:
@@ -81,21 +90,14 @@ def _columns(con: duckdb.DuckDBPyConnection, relations: list[str]) -> dict[str, 
     return found
 
 
-def reads_run_date(models: dict[str, SqlModel], stage_models: set[str]) -> bool:
-    return any("started_at" in models[key].sql for key in stage_models)
-
-
-def _digest_select(relation: str, columns: list[str], *, run_date: bool) -> str:
+def _digest_select(relation: str, columns: list[str]) -> str:
     """What of the relation the models may read, as one ``select``."""
     left_out = _PER_RUN_COLUMNS.get(relation, {_LANDING_RUN_COLUMN})
-    fields = [f'"{c}"' for c in columns if c not in left_out]
-    if relation == "config.run" and run_date:
-        fields.append(_RUN_DATE)
+    fields = ['"' + c.replace('"', '""') + '"' for c in columns if c not in left_out] or ["1"]
     return f"select {', '.join(fields)} from {relation}"
 
 
-def relation_digests(con: duckdb.DuckDBPyConnection, relations: list[str], *,
-                     run_date: bool = True) -> dict[str, str]:
+def relation_digests(con: duckdb.DuckDBPyConnection, relations: list[str]) -> dict[str, str]:
     """Per relation, ``rows:sum of row hashes`` over what of it the models may read ('-' when
     the relation does not exist): one query for all of them."""
     columns = _columns(con, relations)
@@ -103,70 +105,99 @@ def relation_digests(con: duckdb.DuckDBPyConnection, relations: list[str], *,
     digests = dict.fromkeys(relations, "-")
     if present:
         parts = [f"select {i} as i, count(*) as n, coalesce(sum(hash(t)), 0)::varchar as total "
-                 f"from ({_digest_select(relation, columns[relation], run_date=run_date)}) as t"
+                 f"from ({_digest_select(relation, columns[relation])}) as t"
                  for i, relation in enumerate(present)]
         for i, rows, total in con.execute("\nunion all\n".join(parts)).fetchall():
             digests[present[i]] = f"{rows}:{total}"
     return digests
 
 
-def code_digest(models: dict[str, SqlModel], stage_models: set[str]) -> str:
-    """The stage's SQL as run, the macros it may call, and the versions that run them."""
-    text = [version("duckdb"), version("rostersync")]
-    text += [f"{key}\n{models[key].materialized}\n{models[key].sql}" for key in sorted(stage_models)]
-    for root in sorted({models[key].root for key in stage_models}):
-        text += [macro.sql for macro in load_macros(root)]
-    return hashlib.sha256("\n\0".join(text).encode()).hexdigest()
+def _code(model: SqlModel, macros: dict) -> str:
+    """The model's SQL as run, its materialization, the macros it may call, and the versions
+    that run them."""
+    if model.root not in macros:
+        macros[model.root] = "\n\0".join(macro.sql for macro in load_macros(model.root))
+    return "\n\0".join([version("duckdb"), version("rostersync"), model.key,
+                         model.materialized, model.sql, macros[model.root]])
 
 
-def inputs_digest(con: duckdb.DuckDBPyConnection, models: dict[str, SqlModel],
-                  stage_models: set[str]) -> str:
-    relations = stage_inputs(models, stage_models)
-    digests = relation_digests(con, relations, run_date=reads_run_date(models, stage_models))
-    parts = [code_digest(models, stage_models)]
-    parts += [f"{relation}={digests[relation]}" for relation in relations]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+def _run_date(con: duckdb.DuckDBPyConnection) -> str:
+    if not _columns(con, ["config.run"])["config.run"]:
+        return "-"
+    rows = con.execute("select started_at::date::varchar from config.run").fetchall()
+    return rows[0][0] if rows else "-"
 
 
-def reusable(con: duckdb.DuckDBPyConnection, stage: str, digest: str, *, full: bool,
-             full_recompute_days: int) -> Reuse | None:
-    """The stage's last build, if its tables can stand for this run's build (never in a
-    ``full`` run)."""
-    if full:
-        return None
-    con.execute(STAGE_BUILDS_DDL)
+def model_versions(con: duckdb.DuckDBPyConnection, models: dict[str, SqlModel],
+                   stage_models: set[str]) -> dict[str, str]:
+    """Each of the stage's models' version (module docstring); one read of the relations the
+    stage does not build."""
+    digests = relation_digests(con, stage_inputs(models, stage_models))
+    run_date = _run_date(con)
+    macros: dict = {}
+    versions: dict[str, str] = {}
+    for key in execution_order({k: models[k] for k in stage_models}):
+        if key not in stage_models:
+            continue
+        model = models[key]
+        parts = [_code(model, macros)]
+        parts += [f"{ref}={versions.get(ref) or digests[ref]}"
+                  for ref in sorted({*model.depends_on, *model.external_sources})]
+        if "started_at" in model.sql:
+            parts.append(f"run_date={run_date}")
+        versions[key] = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return versions
+
+
+def kept_builds(con: duckdb.DuckDBPyConnection, versions: dict[str, str], *, full: bool,
+                full_recompute_days: int) -> dict[str, KeptBuild]:
+    """The models whose last build is of this version, kept every promise, is not older than
+    ``full_recompute_days`` and whose relation exists: their tables stand for this run's build
+    (none in a ``full`` run)."""
+    con.execute(MODEL_BUILDS_DDL)
+    if full or not versions:
+        return {}
+    existing = existing_relations(con)
     rows = con.execute(
-        "select run_id, row_counts from sync.stage_builds where stage = ? and inputs_digest = ? "
-        "and built_at >= now()::timestamp - to_days(?)",
-        [stage, digest, full_recompute_days]).fetchall()
-    if not rows:
-        return None
-    run_id, counts = rows[0]
-    counts = json.loads(counts)
-    return Reuse(run_id, counts["built"], counts["checked"])
+        "select model, run_id, row_count, checked_rows from sync.model_builds "
+        "join (select unnest($models::varchar[]) as model, unnest($versions::varchar[]) as version) "
+        "using (model, version) "
+        "where kept_promises and built_at >= now()::timestamp - to_days($days)",
+        {"models": list(versions), "versions": list(versions.values()),
+         "days": full_recompute_days}).fetchall()
+    return {model: KeptBuild(run_id, row_count, checked_rows)
+            for model, run_id, row_count, checked_rows in rows if model in existing}
 
 
-def forget_build(con: duckdb.DuckDBPyConnection, stage: str) -> None:
-    """Before a stage builds: its tables are about to change, so its last record no longer
-    describes them (a build that fails halfway leaves no record to reuse)."""
-    con.execute(STAGE_BUILDS_DDL)
-    con.execute("delete from sync.stage_builds where stage = ?", [stage])
+def forget_builds(con: duckdb.DuckDBPyConnection, keys: set[str]) -> None:
+    """Before models build: their tables are about to change, so their last records no longer
+    describe them (a build that fails halfway leaves no record to reuse)."""
+    con.execute(MODEL_BUILDS_DDL)
+    con.execute("delete from sync.model_builds where list_contains($keys::varchar[], model)",
+                {"keys": sorted(keys)})
 
 
-def record_build(con: duckdb.DuckDBPyConnection, stage: str, run_id: str, digest: str,
-                 built: dict[str, int | None], checked: dict[str, int]) -> None:
-    """After a stage built with every promise kept: what it read, for the next run to compare,
-    and its tables' row counts (``built``: per table as built; ``checked``: per model that
-    promises anything, the rows its promises were measured on)."""
-    forget_build(con, stage)
-    con.execute("insert into sync.stage_builds values (?, ?, ?, now()::timestamp, ?::json)",
-                [stage, run_id, digest, json.dumps({"built": built, "checked": checked})])
+def record_builds(con: duckdb.DuckDBPyConnection, run_id: str, versions: dict[str, str],
+                  built: dict[str, int | None], checked: dict[str, tuple[int, bool]]) -> None:
+    """After models built and their promises were measured: each one's version, for the next
+    run to compare, its rows as built (``built``), and (``checked``, per model that promises
+    anything) the rows its promises were measured on and whether it kept them all."""
+    forget_builds(con, set(built))
+    keys = sorted(built)
+    con.execute(
+        "insert into sync.model_builds select unnest($keys::varchar[]), "
+        "unnest($versions::varchar[]), $run_id, now()::timestamp, unnest($rows::bigint[]), "
+        "unnest($checked::bigint[]), unnest($kept::boolean[])",
+        {"keys": keys, "versions": [versions[k] for k in keys], "run_id": run_id,
+         "rows": [built[k] for k in keys],
+         "checked": [checked[k][0] if k in checked else None for k in keys],
+         "kept": [checked[k][1] if k in checked else True for k in keys]})
 
 
 def stamp_run(con: duckdb.DuckDBPyConnection, models: dict[str, SqlModel],
-              stage_models: set[str], run_id: str) -> None:
+              reused: set[str], run_id: str) -> None:
     """Reused tables carry this run's id where the models copy it from ``config.run``."""
-    tables = sorted(key for key in stage_models if models[key].materialized != "view")
+    tables = sorted(key for key in reused if models[key].materialized != "view")
     for key, columns in _columns(con, tables).items():
         if STAMP_COLUMN in columns:
             con.execute(f"update {key} set {STAMP_COLUMN} = ?", [run_id])
