@@ -309,8 +309,8 @@ def duckdb_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[tuple
 
 
 def relation_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    """Whether the table or view ``schema.name`` exists (DuckDB's catalog functions: a third
-    of the time ``information_schema`` takes)."""
+    """Whether the table or view ``schema.name`` exists (DuckDB's catalog functions: 1.6 ms
+    where ``information_schema.tables`` took 2.5 ms, measured on a district's file)."""
     schema, name = qualified.split(".")
     return bool(con.execute(
         "select (select count(*) from duckdb_tables() where schema_name = $s and table_name = $n)"
