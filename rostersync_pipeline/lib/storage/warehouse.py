@@ -318,13 +318,20 @@ def relation_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
         {"s": schema, "n": name}).fetchall()[0][0])
 
 
+def content_digests(con: duckdb.DuckDBPyConnection, selects: list[str]) -> list[tuple[int, str]]:
+    """Per query, its rows and an order-free sum of their hashes: equal for the same rows, in
+    one read of them; all the queries in one statement."""
+    if not selects:
+        return []
+    found = dict(con.execute("\nunion all\n".join(
+        f"select {i}, [count(*), coalesce(sum(hash(t)), 0)]::varchar[] from ({sql}) as t"
+        for i, sql in enumerate(selects))).fetchall())
+    return [(int(found[i][0]), found[i][1]) for i in range(len(selects))]
+
+
 def content_digest(con: duckdb.DuckDBPyConnection, select_sql: str) -> tuple[int, str]:
-    """The rows of a query and an order-free sum of their hashes: equal for the same rows,
-    in one read of them."""
-    rows, total = con.execute(
-        f"select count(*), coalesce(sum(hash(t)), 0)::varchar from ({select_sql}) as t"
-    ).fetchall()[0]
-    return rows, total
+    """:func:`content_digests` of one query."""
+    return content_digests(con, [select_sql])[0]
 
 
 @contextmanager

@@ -34,6 +34,7 @@ from importlib.metadata import version
 
 import duckdb
 
+from rostersync_pipeline.lib.storage.warehouse import content_digests, relation_exists
 from rostersync_pipeline.lib.transform.sql_runner import (
     SqlModel,
     execution_order,
@@ -102,27 +103,25 @@ def relation_digests(con: duckdb.DuckDBPyConnection, relations: list[str]) -> di
     the relation does not exist): one query for all of them."""
     columns = _columns(con, relations)
     present = [relation for relation in relations if columns[relation]]
+    found = content_digests(con, [_digest_select(r, columns[r]) for r in present])
     digests = dict.fromkeys(relations, "-")
-    if present:
-        parts = [f"select {i} as i, count(*) as n, coalesce(sum(hash(t)), 0)::varchar as total "
-                 f"from ({_digest_select(relation, columns[relation])}) as t"
-                 for i, relation in enumerate(present)]
-        for i, rows, total in con.execute("\nunion all\n".join(parts)).fetchall():
-            digests[present[i]] = f"{rows}:{total}"
+    digests.update({r: f"{rows}:{total}" for r, (rows, total) in zip(present, found, strict=True)})
     return digests
 
 
-def _code(model: SqlModel, macros: dict) -> str:
-    """The model's SQL as run, its materialization, the macros it may call, and the versions
+def _code_of(models: dict[str, SqlModel], stage_models: set[str]) -> dict[str, str]:
+    """Per model, its SQL as run, its materialization, the macros it may call, and the versions
     that run them."""
-    if model.root not in macros:
-        macros[model.root] = "\n\0".join(macro.sql for macro in load_macros(model.root))
-    return "\n\0".join([version("duckdb"), version("rostersync"), model.key,
-                         model.materialized, model.sql, macros[model.root]])
+    versions = [version("duckdb"), version("rostersync")]
+    macros = {root: [macro.sql for macro in load_macros(root)]
+              for root in {models[key].root for key in stage_models}}
+    return {key: "\n\0".join([*versions, key, models[key].materialized, models[key].sql,
+                               *macros[models[key].root]])
+            for key in stage_models}
 
 
 def _run_date(con: duckdb.DuckDBPyConnection) -> str:
-    if not _columns(con, ["config.run"])["config.run"]:
+    if not relation_exists(con, "config.run"):
         return "-"
     rows = con.execute("select started_at::date::varchar from config.run").fetchall()
     return rows[0][0] if rows else "-"
@@ -134,13 +133,13 @@ def model_versions(con: duckdb.DuckDBPyConnection, models: dict[str, SqlModel],
     stage does not build."""
     digests = relation_digests(con, stage_inputs(models, stage_models))
     run_date = _run_date(con)
-    macros: dict = {}
+    code = _code_of(models, stage_models)
     versions: dict[str, str] = {}
     for key in execution_order({k: models[k] for k in stage_models}):
         if key not in stage_models:
             continue
         model = models[key]
-        parts = [_code(model, macros)]
+        parts = [code[key]]
         parts += [f"{ref}={versions.get(ref) or digests[ref]}"
                   for ref in sorted({*model.depends_on, *model.external_sources})]
         if "started_at" in model.sql:
@@ -170,19 +169,19 @@ def kept_builds(con: duckdb.DuckDBPyConnection, versions: dict[str, str], *, ful
 
 
 def forget_builds(con: duckdb.DuckDBPyConnection, keys: set[str]) -> None:
-    """Before models build: their tables are about to change, so their last records no longer
-    describe them (a build that fails halfway leaves no record to reuse)."""
-    con.execute(MODEL_BUILDS_DDL)
+    """Before models build (after :func:`kept_builds`, which makes the table): their tables are
+    about to change, so their last records no longer describe them (a build that fails halfway
+    leaves no record to reuse)."""
     con.execute("delete from sync.model_builds where list_contains($keys::varchar[], model)",
                 {"keys": sorted(keys)})
 
 
 def record_builds(con: duckdb.DuckDBPyConnection, run_id: str, versions: dict[str, str],
                   built: dict[str, int | None], checked: dict[str, tuple[int, bool]]) -> None:
-    """After models built and their promises were measured: each one's version, for the next
-    run to compare, its rows as built (``built``), and (``checked``, per model that promises
-    anything) the rows its promises were measured on and whether it kept them all."""
-    forget_builds(con, set(built))
+    """After models built (their records forgotten before) and their promises were measured:
+    each one's version, for the next run to compare, its rows as built (``built``), and
+    (``checked``, per model that promises anything) the rows its promises were measured on and
+    whether it kept them all."""
     keys = sorted(built)
     con.execute(
         "insert into sync.model_builds select unnest($keys::varchar[]), "
