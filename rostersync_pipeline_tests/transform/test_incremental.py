@@ -139,3 +139,23 @@ def test_a_night_that_changed_only_the_roster_rebuilds_only_what_reads_it(tmp_pa
     assert {key for key in MODELS if key not in reads_roster} <= reused
     assert {"core.users", "intermediate.int_match_keys_incoming"} <= reused
     assert {key for key in reused if builds[key] != first.run_id} == set()
+
+
+def test_a_kept_build_whose_table_is_gone_or_broke_a_promise_is_built_again(
+    tmp_path: Path,
+) -> None:
+    district, _ = make_synthetic_district(tmp_path, 40)
+    first = district.sync()
+    assert district.sync().success  # reuses normalize: only the roster changed
+    before = district.roster_snapshot()
+    users = district.query("select * from core.users order by user_source_id")
+    district.query("drop table core.schools")
+    district.query("update sync.model_builds set kept_promises = false "
+                   "where model = 'core.terms'")
+    third = district.sync()
+    assert third.success and third.status == "applied", third.failure
+    builds = _built_by(district)
+    assert builds["core.schools"] == builds["core.terms"] == third.run_id
+    assert builds["core.users"] == first.run_id
+    assert district.query("select * from core.users order by user_source_id") == users
+    assert district.roster_snapshot() == before
